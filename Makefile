@@ -1,0 +1,47 @@
+# Two entry points on a fresh Debian machine: `make lab` and `make test`.
+# Everything they need is installed here: Prometheus/promtool from apt, the rest from pip into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tritonobs-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: lab test deps prometheus lint render goldens bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[lab,dev]'
+	touch $@
+
+deps: $(STAMP) prometheus
+
+# apt alone, never in the same command as kubernetes-client (kubectl file conflict on this image).
+prometheus:
+	@if ! command -v promtool >/dev/null || ! [ -x /usr/bin/prometheus ]; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check tritonobs tests bench dashboards
+	$(BIN)/mypy
+
+render: $(STAMP)
+	$(BIN)/tritonobs render
+
+goldens: $(STAMP)
+	TRITONOBS_UPDATE_GOLDENS=1 $(BIN)/pytest -q tests -k golden
+
+test: deps lint
+	$(BIN)/tritonobs render --check
+	$(BIN)/pytest -q tests; rc=$$?; [ $$rc -eq 5 ] && { echo "no tests collected"; exit 1; }; exit $$rc
+
+lab: deps
+	$(BIN)/tritonobs lab run
+
+bench: deps
+	$(BIN)/python bench/signal_truth.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+"""tritonobs: observability and autoscaling for NVIDIA Triton + vLLM on Kubernetes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""Cross-artifact checks: problems no single renderer can see. Pure; returns a list of problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import promql_parser
+
+from tritonobs import catalogue
+from tritonobs.model import Stack
+from tritonobs.queries import Query, all_queries, parse_ready
+from tritonobs.render import DashboardSource
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def series_names(expr: str) -> list[str]:
+    """Metric names of every vector selector in a PromQL expression (raises ValueError on bad syntax)."""
+    names: list[str] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.append(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def check_queries(queries: Sequence[Query], recorded: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for query in queries:
+        where = f"{query.origin} {query.where}"
+        try:
+            names = series_names(parse_ready(query))
+        except ValueError as e:
+            problems.append(Problem(where, f"PromQL does not parse: {e}"))
+            continue
+        for name in names:
+            if catalogue.lookup(name) is None and name not in recorded:
+                problems.append(Problem(where, f"references {name!r}, which is not in the metric catalogue"))
+    return problems
+
+
+def check_hpa_metrics(stack: Stack) -> list[Problem]:
+    """Every Pods metric the HPA reads must be served by an adapter rule (else the HPA shows <unknown>)."""
+    from tritonobs.render import adapter_rules, hpa
+
+    if stack.spec.autoscaling.engine != "adapter":
+        return []
+    served = {r["name"]["as"] for r in adapter_rules.rules(stack)}
+    problems = []
+    for m in hpa.hpa(stack)["spec"]["metrics"]:
+        name = m["pods"]["metric"]["name"]
+        if name not in served:
+            problems.append(Problem(f"HPA {stack.hpa_name}", f"metric {name!r} has no prometheus-adapter rule"))
+    for r in adapter_rules.rules(stack):
+        mq = r["metricsQuery"]
+        if "<<.LabelMatchers>>" not in mq or "<<.GroupBy>>" not in mq:
+            problems.append(Problem(f"adapter rule {r['name']['as']}", "metricsQuery lacks LabelMatchers/GroupBy"))
+    return problems
+
+
+def run_all(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Problem]:
+    from tritonobs.render import alerts
+
+    recorded = {r["record"] for g in alerts.rule_groups(stack)["groups"] for r in g["rules"] if "record" in r}
+    return check_hpa_metrics(stack) + check_queries(all_queries(stack, dashboards), recorded)

@@ -1,0 +1,58 @@
+"""The `tritonobs` command. Each command group lives in its own module with a `register(app)` function.
+
+Errors never reach the user as tracebacks: a TritonobsError becomes one line on stderr and its exit code
+(2 bad input, 3 outside world unreachable, 1 a check that failed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from tritonobs.errors import TritonobsError
+
+app = typer.Typer(
+    name="tritonobs",
+    help="Observability and autoscaling for NVIDIA Triton + vLLM on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# One module per command group; each defines register(app). Keep sorted.
+_COMMAND_MODULES = [
+    "tritonobs.cli.render_cmd",
+]
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except TritonobsError as e:
+        err.print(f"error: {e}", markup=False)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click usage errors arrive as exceptions in non-standalone mode
+        import click
+
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            err.print("aborted", markup=False)
+            sys.exit(130)
+        raise
+    sys.exit(0)

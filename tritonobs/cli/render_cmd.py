@@ -1,0 +1,67 @@
+"""`tritonobs validate` and `tritonobs render [--out DIR] [--check]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tritonobs import emit
+from tritonobs.checks import run_all
+from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.dashboards_loader import load_dashboards
+from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.model import Stack
+from tritonobs.render import Artifact, DashboardSource, render_all
+
+out = Console(highlight=False, soft_wrap=True)
+
+DashboardsOption = typer.Option(
+    None, "--dashboards", help="folder of *.dashboard.py sources (default: dashboards/ beside the spec)"
+)
+
+
+def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardSource], list[Artifact]]:
+    """Load, resolve, check and render. Raises UsageError (exit 2) before anything is written."""
+    stack = load_stack(spec)
+    sources = load_dashboards(dashboards or spec.resolve().parent / "dashboards")
+    problems = run_all(stack, sources)
+    if problems:
+        raise UsageError(f"{len(problems)} problem(s); first: {problems[0]}", file=str(spec))
+    return stack, sources, render_all(stack, sources)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def validate(spec: Path = SpecOption, dashboards: Path | None = DashboardsOption) -> None:
+        """Load the spec, resolve it, run the cross-artifact checks. Writes nothing."""
+        stack, _, artifacts = prepare(spec, dashboards)
+        out.print(f"{spec}: ok ({len(stack.model_names)} models, {len(artifacts)} artifacts would render)")
+
+    @app.command()
+    def render(
+        spec: Path = SpecOption,
+        dashboards: Path | None = DashboardsOption,
+        out_dir: Path | None = typer.Option(None, "--out", help="output root (default: beside the spec)"),
+        check: bool = typer.Option(False, "--check", help="exit 1 with a diff when committed outputs are stale"),
+    ) -> None:
+        """Render every artifact of the stack (dashboards, adapter rules, HPA/KEDA, alerts)."""
+        _, _, artifacts = prepare(spec, dashboards)
+        root = out_dir or spec.resolve().parent
+        if check:
+            drifted = emit.drift(artifacts, root)
+            if drifted:
+                for d in drifted:
+                    out.print(d.diff, markup=False, end="")
+                raise CheckFailed(
+                    f"{len(drifted)} rendered file(s) differ from the spec: run `tritonobs render` and commit"
+                )
+            out.print(f"up to date: {len(artifacts)} artifacts")
+            return
+        written, removed = emit.write(artifacts, root)
+        for p in written:
+            out.print(f"wrote   {p}")
+        for p in removed:
+            out.print(f"removed {p}")
+        out.print(f"{len(artifacts)} artifacts, {len(written)} changed, {len(removed)} removed")

@@ -1,0 +1,235 @@
+"""The tritonobs.yaml schema (apiVersion tritonobs/v1): strict pydantic models.
+
+Strict means: unknown keys are rejected, strings are not coerced into numbers, and semantic rules
+(min <= max, GPUs per pod fit a node, ...) are checked here so every error can be located in the file.
+Defaults follow the seed deployment (FACTS.md) and upstream defaults (HPA behavior, KEDA).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+API_VERSION = "tritonobs/v1"
+
+SignalName = Literal[
+    "waiting_requests", "inflight_requests", "ttft_p90", "queue_time_avg", "queue_compute_ratio"
+]
+SIGNAL_NAMES: tuple[str, ...] = SignalName.__args__  # type: ignore[attr-defined]
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Kubernetes names: DNS-1123 labels/subdomains.
+K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+Duration = Annotated[str, StringConstraints(pattern=_DURATION.pattern)]
+
+
+def duration_seconds(text: str) -> float:
+    """'30s' -> 30.0, '5m' -> 300.0 (Prometheus duration units, one unit per value)."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h)")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Metadata(_Strict):
+    name: K8sName = Field(description="stack name: the part-of label and the seed of every stable UID")
+
+
+class Cluster(_Strict):
+    name: str
+    region: str = "us-west-2"
+    context: str | None = Field(default=None, description="kubeconfig context; without it, EKS via boto3")
+
+
+class Triton(_Strict):
+    release: K8sName
+    namespace: K8sName
+    deployment: K8sName
+    selector: dict[str, str]
+    metrics_service: K8sName
+    metrics_port_name: str = "metrics"
+    metrics_port: int = Field(default=8080, ge=1, le=65535)
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    grpc_port: int = Field(default=8001, ge=1, le=65535)
+    image: str = "nvcr.io/nvidia/tritonserver:24.06-vllm-python-py3"
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_not_empty(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("needs at least one label (the Deployment's selector labels)")
+        return v
+
+
+class Slo(_Strict):
+    ttft_p95_seconds: float = Field(gt=0, description="95% of requests get their first token within this")
+    objective: float = Field(default=0.99, gt=0, lt=1, description="share of 30 days the SLO must hold")
+
+
+class ModelSpec(_Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
+    hf_model_id: str
+    gpu: int = Field(default=0, ge=0)
+    max_model_len: int = Field(default=4096, gt=0)
+    gpu_memory_utilization: float = Field(default=0.8, gt=0, le=1)
+    slo: Slo
+    scaling_signal: SignalName = "waiting_requests"
+
+
+class Policy(_Strict):
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)
+    period_seconds: int = Field(gt=0, le=1800)
+
+
+class ScalingRules(_Strict):
+    stabilization_window_seconds: int = Field(ge=0, le=3600)
+    select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+    policies: list[Policy] = Field(min_length=1)
+
+
+def _default_up() -> ScalingRules:
+    return ScalingRules(
+        stabilization_window_seconds=0,
+        policies=[Policy(type="Percent", value=100, period_seconds=15), Policy(type="Pods", value=4, period_seconds=15)],
+    )
+
+
+def _default_down() -> ScalingRules:
+    return ScalingRules(
+        stabilization_window_seconds=300, policies=[Policy(type="Percent", value=100, period_seconds=15)]
+    )
+
+
+class Behavior(_Strict):
+    scale_up: ScalingRules = Field(default_factory=_default_up)
+    scale_down: ScalingRules = Field(default_factory=_default_down)
+
+
+class Fallback(_Strict):
+    failure_threshold: int = Field(default=3, gt=0)
+    replicas: int = Field(default=2, gt=0)
+
+
+class Keda(_Strict):
+    server_address: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    polling_interval_seconds: int = Field(default=30, gt=0)
+    cooldown_period_seconds: int = Field(default=300, ge=0)
+    activation_threshold: float = Field(default=0, ge=0)
+    fallback: Fallback = Field(default_factory=Fallback)
+
+
+class Autoscaling(_Strict):
+    engine: Literal["adapter", "keda"] = "adapter"
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=5, ge=1)
+    targets: dict[SignalName, float] = Field(
+        default_factory=dict, description="target per pod for each signal in use (catalogue default otherwise)"
+    )
+    behavior: Behavior = Field(default_factory=Behavior)
+    keda: Keda = Field(default_factory=Keda)
+
+    @field_validator("targets")
+    @classmethod
+    def _positive_targets(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, value in v.items():
+            if value <= 0:
+                raise ValueError(f"target for {name} must be > 0 (got {value})")
+        return v
+
+
+class GpuPool(_Strict):
+    nodepool: K8sName = "g5-gpu-karpenter"
+    node_selector: dict[str, str] = Field(default_factory=lambda: {"NodeGroupType": "g5-gpu-karpenter"})
+    instance_type: str = "g5.24xlarge"
+    gpus_per_node: int = Field(default=4, gt=0)
+    gpus_per_pod: int = Field(default=4, gt=0)
+    hourly_price_usd: float = Field(default=8.144, ge=0)
+    node_launch_seconds: float = Field(default=90, ge=0, description="NodeClaim -> node Ready")
+    image_pull_seconds: float = Field(default=240, ge=0)
+    model_load_seconds: float = Field(default=180, ge=0)
+
+
+class Grafana(_Strict):
+    admin_secret_name: str = "grafana-admin"
+    url: str | None = None
+    dashboard_label: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"})
+    datasource_uid: str = "prometheus"
+    folder: str = "Triton"
+
+
+class Monitoring(_Strict):
+    namespace: K8sName = "monitoring"
+    prometheus_release: str = Field(default="kube-prometheus-stack", description="PrometheusRule `release` label")
+    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    scrape_interval: Duration = "30s"
+    adapter_relist_interval: Duration = "1m"
+    adapter_install: Literal["configmap", "helm"] = "helm"
+    adapter_release: str = "prometheus-adapter"
+    gpu_metrics: Literal["dcgm", "triton"] = "dcgm"
+    grafana: Grafana = Field(default_factory=Grafana)
+
+
+class AlertThresholds(_Strict):
+    failure_ratio: float = Field(default=0.05, gt=0, lt=1)
+    failure_for: Duration = "10m"
+    waiting_requests_high: float = Field(default=20, gt=0)
+    waiting_for: Duration = "10m"
+    no_success_for: Duration = "5m"
+    target_down_for: Duration = "5m"
+    signal_absent_for: Duration = "10m"
+    hpa_maxed_for: Duration = "15m"
+    gpu_temp_celsius: float = Field(default=85, gt=0)
+    gpu_power_ratio: float = Field(default=0.98, gt=0, le=1.5, description="of the power limit")
+    gpu_for: Duration = "10m"
+    gpu_power_limit_watts: float = Field(default=300, gt=0, description="A10G board limit (DCGM has no limit series)")
+
+
+class ModelRepository(_Strict):
+    path: str = "model_repository"
+    s3_bucket: str | None = None
+    s3_prefix: str = "model_repository"
+
+
+class Budgets(_Strict):
+    """Pass/fail budgets of a scaling verification run (real cluster durations)."""
+
+    first_scale_up_seconds: float = Field(default=120, gt=0)
+    scale_up_seconds: float = Field(default=900, gt=0, description="lastScaleTime -> newest replica Ready")
+    node_ready_seconds: float = Field(default=300, gt=0)
+    ttft_over_slo_seconds: float = Field(default=600, ge=0)
+    return_to_min_seconds: float = Field(default=1200, gt=0)
+    max_gpu_hours: float | None = Field(default=None, gt=0)
+
+
+class Spec(_Strict):
+    apiVersion: Literal["tritonobs/v1"]
+    kind: Literal["TritonStack"] = "TritonStack"
+    metadata: Metadata
+    cluster: Cluster
+    triton: Triton
+    models: list[ModelSpec] = Field(min_length=1)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    gpu_pool: GpuPool = Field(default_factory=GpuPool)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    model_repository: ModelRepository = Field(default_factory=ModelRepository)
+    budgets: Budgets = Field(default_factory=Budgets)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, v: list[ModelSpec]) -> list[ModelSpec]:
+        seen: set[str] = set()
+        for m in v:
+            if m.name in seen:
+                raise ValueError(f"model {m.name!r} is listed twice")
+            seen.add(m.name)
+        return v
+

@@ -1,0 +1,48 @@
+"""Small, typed exceptions. The CLI maps each to one line and an exit code (never a traceback)."""
+
+from __future__ import annotations
+
+
+class TritonobsError(Exception):
+    """Base class. `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class UsageError(TritonobsError):
+    """Bad input from the user: a spec, rule, dashboard or model config. Exit 2, nothing written."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.detail = message
+        where = file or ""
+        if file and line:
+            where = f"{file}:{line}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class SpecError(UsageError):
+    """A problem in tritonobs.yaml, located at `file:line: path.to.field: message`."""
+
+    def __init__(self, message: str, *, file: str, line: int | None = None, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message, file=file, line=line)
+
+
+class ExternalError(TritonobsError):
+    """The outside world failed (cluster, AWS, Prometheus, Triton unreachable). Exit 3, endpoint named."""
+
+    exit_code = 3
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"{endpoint}: {message}")
+
+
+class CheckFailed(TritonobsError):
+    """A check ran and found a problem (stale outputs, a failed budget). Exit 1."""
+
+    exit_code = 1

@@ -1,0 +1,106 @@
+"""Every PromQL query the rendered artifacts will run, with where it comes from.
+
+Used by the cross-artifact checks (syntax, catalogue) and by `check-queries` against a live Prometheus.
+Templates are expanded the way their consumer expands them: Grafana variables to concrete values, and
+prometheus-adapter's `<<.LabelMatchers>>`/`<<.GroupBy>>` exactly as the adapter does for a list of pods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tritonobs import promql as q
+from tritonobs.model import Stack
+from tritonobs.render import DashboardSource
+
+Origin = Literal["dashboard", "alert", "record", "adapter", "keda"]
+
+
+@dataclass(frozen=True)
+class Query:
+    origin: Origin
+    where: str  # dashboard/panel title, rule name, adapter metric name
+    expr: str  # as rendered (may hold Grafana variables or adapter template fields)
+    expect_data: bool = True  # False for alert expressions (empty = not firing) and lab-absent sources
+
+
+def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for p in panels:
+        yield p
+        yield from _panels(p.get("panels", []))
+
+
+def dashboard_queries(dashboard: dict[str, Any]) -> Iterator[Query]:
+    for panel in _panels(dashboard.get("panels", [])):
+        for t in panel.get("targets", []):
+            if t.get("expr"):
+                yield Query("dashboard", f"{dashboard.get('title')} / {panel.get('title')}", t["expr"])
+
+
+def rule_queries(groups: dict[str, Any]) -> Iterator[Query]:
+    for g in groups.get("groups", []):
+        for r in g.get("rules", []):
+            if "record" in r:
+                yield Query("record", r["record"], r["expr"])
+            else:
+                yield Query("alert", r["alert"], r["expr"], expect_data=False)
+
+
+def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Query]:
+    from tritonobs.render import adapter_rules, alerts, keda
+    from tritonobs.render import dashboards as dash
+
+    out: list[Query] = []
+    for src in dashboards:
+        out += dashboard_queries(dash.build_json(stack, src))
+    out += rule_queries(alerts.rule_groups(stack))
+    if stack.spec.autoscaling.engine == "adapter":
+        for r in adapter_rules.rules(stack):
+            out.append(Query("adapter", r["name"]["as"], r["metricsQuery"]))
+    else:
+        for use in stack.signals:
+            out.append(Query("keda", use.signal.adapter_metric, keda.trigger_query(stack, use)))
+    return out
+
+
+# --- template expansion ---
+
+GRAFANA_DEFAULTS = {
+    "__rate_interval": "2m",
+    "__interval": "30s",
+    "__range": "1h",
+    "datasource": "prometheus",
+}
+
+
+def expand_grafana(expr: str, variables: dict[str, str]) -> str:
+    """Replace $var, ${var} and [[var]] the way Grafana does for a single (or regex-joined) value."""
+    values = {**GRAFANA_DEFAULTS, **variables}
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2) or m.group(3)
+        return values.get(name, m.group(0))
+
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]", sub, expr)
+
+
+def expand_adapter(expr: str, namespace: str, pods: Sequence[str], group_by: str = "pod") -> str:
+    """Expand a metricsQuery exactly as prometheus-adapter does for a namespaced pods request.
+
+    LabelMatchers becomes `namespace="ns",pod=~"a|b"` (the adapter joins the requested names with `|` and
+    always uses a regex match for pods); GroupBy is the resource label, `pod`.
+    """
+    matchers = f'{q.eq("namespace", namespace)},{q.re_("pod", "|".join(pods))}'
+    return expr.replace("<<.LabelMatchers>>", matchers).replace("<<.GroupBy>>", group_by)
+
+
+def parse_ready(query: Query, namespace: str = "default") -> str:
+    """A query made concrete enough to parse (used for syntax and catalogue checks)."""
+    if query.origin == "adapter":
+        return expand_adapter(query.expr, namespace, ["pod-0"])
+    if query.origin == "dashboard":
+        return expand_grafana(query.expr, {"namespace": namespace, "pod": ".*", "model": ".*", "job": ".*"})
+    return query.expr

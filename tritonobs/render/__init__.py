@@ -1,0 +1,53 @@
+"""Pure renderers: resolved model in, artifacts out. No clock, environment, network or files here.
+
+Each artifact kind has its own module. `render_all` is the one place that lists them, in the order the
+repository shows them; `kube_objects` gives the Kubernetes objects `apply` sends, in dependency order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tritonobs.model import Stack
+
+KubeObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str  # relative to the output root, e.g. "adapter_rules/hpa.yaml"
+    content: str
+
+
+@dataclass(frozen=True)
+class DashboardSource:
+    """A dashboards-as-code source already loaded at the edge: its slug and its build function."""
+
+    slug: str
+    build: Any  # Callable[[Stack], grafanalib.core.Dashboard]
+
+
+def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
+    from tritonobs.render import adapter_rules, alerts, dashboards as dash, hpa, servicemonitor
+
+    out: list[Artifact] = []
+    out += dash.render(stack, dashboards)
+    out += adapter_rules.render(stack)
+    out += hpa.render(stack)
+    out += servicemonitor.render(stack)
+    out += alerts.render(stack)
+    return sorted(out, key=lambda a: a.path)
+
+
+def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeObject]:
+    """Everything `tritonobs apply` sends, in dependency order (monitoring first, the HPA last)."""
+    from tritonobs.render import adapter_rules, alerts, dashboards as dash, hpa, servicemonitor
+
+    objs: list[KubeObject] = []
+    objs += servicemonitor.objects(stack)
+    objs += alerts.objects(stack)
+    objs += dash.objects(stack, dashboards)
+    objs += adapter_rules.objects(stack)
+    objs += hpa.objects(stack)
+    return objs

@@ -1,0 +1,171 @@
+"""Load tritonobs.yaml into a validated `Spec`, with every error located as `file:line: path: message`.
+
+YAML is composed into nodes first so each pydantic error location (a tuple of keys and indexes) can be
+mapped back to the line of the offending key or value. Duplicate keys, which PyYAML silently collapses,
+are rejected here as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tritonobs.config import SIGNAL_NAMES, Spec, duration_seconds
+from tritonobs.errors import SpecError
+
+Loc = tuple[str | int, ...]
+
+
+def _find_node(root: yaml.Node, loc: Sequence[str | int]) -> tuple[yaml.Node, bool]:
+    """Walk `loc` down the node tree. Returns the deepest node reached and whether the walk was complete.
+
+    For a mapping key the *key* node is returned at the last step (its line is where the user looks)."""
+    node = root
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    node = key_node if last else value_node
+                    break
+            else:
+                return node, False
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node, False
+    return node, True
+
+
+def line_of(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    if root is None:
+        return None
+    node, _ = _find_node(root, loc)
+    return node.start_mark.line + 1
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> tuple[Loc, int] | None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                return (*loc, key), key_node.start_mark.line + 1
+            seen.add(key)
+            found = _duplicate_keys(value_node, (*loc, key))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            found = _duplicate_keys(child, (*loc, i))
+            if found:
+                return found
+    return None
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see the spec reference in README.md)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error" and err["loc"] and err["loc"][-1] == "apiVersion":
+        return f"must be 'tritonobs/v1' (got {err.get('input')!r})"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    if kind.endswith("_type") or kind in ("literal_error", "string_pattern_mismatch", "enum"):
+        msg = f"{msg} (got {err.get('input')!r})"
+    return msg
+
+
+def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
+    """Cross-field rules that pydantic cannot locate by itself; each problem carries its exact path."""
+    problems: list[tuple[Loc, str]] = []
+    a = spec.autoscaling
+    if a.min_replicas > a.max_replicas:
+        problems.append(
+            (("autoscaling", "min_replicas"), f"must be <= max_replicas ({a.min_replicas} > {a.max_replicas})")
+        )
+    pool = spec.gpu_pool
+    if pool.gpus_per_pod > pool.gpus_per_node:
+        problems.append(
+            (
+                ("gpu_pool", "gpus_per_pod"),
+                f"{pool.gpus_per_pod} GPUs per pod do not fit a {pool.instance_type} node with "
+                f"{pool.gpus_per_node}: no pod could ever schedule",
+            )
+        )
+    for i, m in enumerate(spec.models):
+        if m.gpu >= pool.gpus_per_pod:
+            problems.append(
+                (("models", i, "gpu"), f"GPU index {m.gpu} does not exist in a pod with {pool.gpus_per_pod} GPUs")
+            )
+    in_use = {m.scaling_signal for m in spec.models}
+    for name in a.targets:
+        if name not in in_use:
+            problems.append(
+                (("autoscaling", "targets", name), f"no model uses signal {name!r} (in use: {sorted(in_use)})")
+            )
+    mon = spec.monitoring
+    if duration_seconds(mon.adapter_relist_interval) < duration_seconds(mon.scrape_interval):
+        problems.append(
+            (
+                ("monitoring", "adapter_relist_interval"),
+                f"must be >= scrape_interval ({mon.scrape_interval}), or adapter metrics flap",
+            )
+        )
+    if a.engine == "keda" and a.keda.fallback.replicas > a.max_replicas:
+        problems.append((("autoscaling", "keda", "fallback", "replicas"), "must be <= max_replicas"))
+    return problems
+
+
+def parse_spec(text: str, file: str = "tritonobs.yaml") -> Spec:
+    """Parse and validate spec text. Raises SpecError (exit 2) on the first problem, located."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise SpecError(
+            f"not valid YAML: {e.problem or e}", file=file, line=mark.line + 1 if mark else None
+        ) from None
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise SpecError("expected a mapping with apiVersion: tritonobs/v1 at the top", file=file, line=1)
+    dup = _duplicate_keys(root)
+    if dup:
+        raise SpecError("key appears twice (the second would silently win)", file=file, line=dup[1], path=_dotted(dup[0]))
+    data = yaml.safe_load(text)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc: Loc = tuple(err["loc"])
+        # Pydantic appends the validator kind to some locations (e.g. 'literal[...]'); drop non-keys.
+        raise SpecError(_message(dict(err)), file=file, line=line_of(root, loc), path=_dotted(loc)) from None
+    for loc, msg in semantic_problems(spec):
+        raise SpecError(msg, file=file, line=line_of(root, loc), path=_dotted(loc))
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("file not found (pass --spec PATH or run from the stack's folder)", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise SpecError("not UTF-8 text", file=str(p)) from None
+    return parse_spec(text, file=str(p))
+
+
+__all__ = ["SIGNAL_NAMES", "load_spec", "parse_spec", "semantic_problems", "line_of"]
