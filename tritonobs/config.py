@@ -130,19 +130,11 @@ class Autoscaling(_Strict):
     engine: Literal["adapter", "keda"] = "adapter"
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=5, ge=1)
-    targets: dict[SignalName, float] = Field(
+    targets: dict[SignalName, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict, description="target per pod for each signal in use (catalogue default otherwise)"
     )
     behavior: Behavior = Field(default_factory=Behavior)
     keda: Keda = Field(default_factory=Keda)
-
-    @field_validator("targets")
-    @classmethod
-    def _positive_targets(cls, v: dict[str, float]) -> dict[str, float]:
-        for name, value in v.items():
-            if value <= 0:
-                raise ValueError(f"target for {name} must be > 0 (got {value})")
-        return v
 
 
 class GpuPool(_Strict):
@@ -222,14 +214,4 @@ class Spec(_Strict):
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     model_repository: ModelRepository = Field(default_factory=ModelRepository)
     budgets: Budgets = Field(default_factory=Budgets)
-
-    @field_validator("models")
-    @classmethod
-    def _unique_models(cls, v: list[ModelSpec]) -> list[ModelSpec]:
-        seen: set[str] = set()
-        for m in v:
-            if m.name in seen:
-                raise ValueError(f"model {m.name!r} is listed twice")
-            seen.add(m.name)
-        return v
 

@@ -82,10 +82,20 @@ def _message(err: dict[str, Any]) -> str:
         return "required key is missing"
     if kind == "literal_error" and err["loc"] and err["loc"][-1] == "apiVersion":
         return f"must be 'tritonobs/v1' (got {err.get('input')!r})"
-    msg = str(err["msg"])
-    msg = msg.removeprefix("Value error, ")
-    if kind.endswith("_type") or kind in ("literal_error", "string_pattern_mismatch", "enum"):
-        msg = f"{msg} (got {err.get('input')!r})"
+    got = err.get("input")
+    if kind == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        if "ms|s|m|h|d" in pattern:
+            return f"not a duration (got {got!r}): write a number and a unit, e.g. 30s, 5m, 1h"
+        if pattern.startswith("^[a-z0-9]"):
+            return f"not a Kubernetes name (got {got!r}): use lowercase letters, digits, '-' and '.'"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind in ("int_type", "float_type", "int_parsing", "float_parsing", "int_from_float"):
+        return f"{msg} (got {got!r}): write a plain number, without quotes"
+    if kind == "bool_type":
+        return f"{msg} (got {got!r}): write true or false, without quotes"
+    if kind.endswith("_type") or kind in ("literal_error", "enum", "string_pattern_mismatch"):
+        return f"{msg} (got {got!r})"
     return msg
 
 
@@ -111,6 +121,11 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
             problems.append(
                 (("models", i, "gpu"), f"GPU index {m.gpu} does not exist in a pod with {pool.gpus_per_pod} GPUs")
             )
+    seen: set[str] = set()
+    for i, m in enumerate(spec.models):
+        if m.name in seen:
+            problems.append((("models", i, "name"), f"model {m.name!r} is listed twice; model names must be unique"))
+        seen.add(m.name)
     in_use = {m.scaling_signal for m in spec.models}
     for name in a.targets:
         if name not in in_use:

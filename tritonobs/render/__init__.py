@@ -29,7 +29,8 @@ class DashboardSource:
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.render import adapter_rules, alerts, dashboards as dash, hpa, servicemonitor
+    from tritonobs.render import adapter_rules, alerts, hpa, servicemonitor
+    from tritonobs.render import dashboards as dash
 
     out: list[Artifact] = []
     out += dash.render(stack, dashboards)
@@ -42,7 +43,8 @@ def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact
 
 def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeObject]:
     """Everything `tritonobs apply` sends, in dependency order (monitoring first, the HPA last)."""
-    from tritonobs.render import adapter_rules, alerts, dashboards as dash, hpa, servicemonitor
+    from tritonobs.render import adapter_rules, alerts, hpa, servicemonitor
+    from tritonobs.render import dashboards as dash
 
     objs: list[KubeObject] = []
     objs += servicemonitor.objects(stack)

@@ -1,0 +1,81 @@
+"""Shared fixtures: the example spec, spec variants, and a resolved stack."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tritonobs.model import Stack, resolve
+from tritonobs.spec_loader import parse_spec
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "tritonobs.yaml"
+DASHBOARDS = REPO / "dashboards"
+
+
+def example_data() -> dict[str, Any]:
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def _keda(d: dict[str, Any]) -> None:
+    d["autoscaling"]["engine"] = "keda"
+
+
+def _one_model_inflight(d: dict[str, Any]) -> None:
+    d["models"] = d["models"][:1]
+    d["models"][0]["scaling_signal"] = "inflight_requests"
+    d["autoscaling"]["targets"] = {"inflight_requests": 6}
+
+
+def _signal(name: str, target: float) -> Callable[[dict[str, Any]], None]:
+    def patch(d: dict[str, Any]) -> None:
+        for m in d["models"]:
+            m["scaling_signal"] = name
+        d["autoscaling"]["targets"] = {name: target}
+
+    return patch
+
+
+def _mixed_signals_triton_gpu(d: dict[str, Any]) -> None:
+    d["models"][0]["scaling_signal"] = "waiting_requests"
+    d["models"][1]["scaling_signal"] = "ttft_p90"
+    d["autoscaling"]["targets"] = {"waiting_requests": 3, "ttft_p90": 1.5}
+    d["monitoring"]["gpu_metrics"] = "triton"
+    d["monitoring"]["adapter_install"] = "configmap"
+
+
+def _keda_queue_ratio(d: dict[str, Any]) -> None:
+    _keda(d)
+    _signal("queue_compute_ratio", 1.0)(d)
+
+
+# Golden variants: adapter vs keda, each signal, one model vs two, gpu series source, adapter install mode.
+VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "example": lambda d: None,
+    "keda": _keda,
+    "one-model-inflight": _one_model_inflight,
+    "ttft-p90": _signal("ttft_p90", 1.0),
+    "queue-time-avg": _signal("queue_time_avg", 0.05),
+    "queue-compute-ratio-keda": _keda_queue_ratio,
+    "mixed-signals-triton-gpu": _mixed_signals_triton_gpu,
+}
+
+
+def variant_text(name: str) -> str:
+    data = copy.deepcopy(example_data())
+    VARIANTS[name](data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def variant_stack(name: str) -> Stack:
+    return resolve(parse_spec(variant_text(name), file=f"{name}.yaml"))
+
+
+@pytest.fixture(scope="session")
+def example_stack() -> Stack:
+    return resolve(parse_spec(EXAMPLE.read_text(), file="tritonobs.yaml"))

@@ -1,0 +1,108 @@
+"""Adapter rules, HPA and KEDA: the values that decide whether the HPA sees a metric at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import VARIANTS, variant_stack
+from tritonobs.checks import series_names
+from tritonobs.queries import expand_adapter, expand_grafana
+from tritonobs.render import adapter_rules, hpa, keda
+from tritonobs.render.quantity import parse_quantity, quantity
+from tritonobs.signals import SIGNALS
+
+
+@pytest.mark.parametrize(("value", "text"), [(2.0, "2"), (0.05, "50m"), (1.5, "1500m"), (10, "10"), (0.001, "1m")])
+def test_quantity_roundtrip(value: float, text: str) -> None:
+    assert quantity(value) == text
+    assert parse_quantity(text) == pytest.approx(value)
+
+
+def test_quantity_rejects_sub_milli() -> None:
+    with pytest.raises(ValueError, match="milli precision"):
+        quantity(0.0005)
+
+
+def test_adapter_rule_for_example() -> None:
+    stack = variant_stack("example")
+    (rule,) = adapter_rules.rules(stack)
+    assert rule["seriesQuery"] == (
+        'vllm:num_requests_waiting{namespace="triton-vllm", model=~"llama2|mistral7b", pod!=""}'
+    )
+    assert rule["metricsQuery"] == (
+        'sum by (<<.GroupBy>>) (vllm:num_requests_waiting{<<.LabelMatchers>>, model=~"llama2|mistral7b"})'
+    )
+    assert rule["name"] == {"matches": "^vllm:num_requests_waiting$", "as": "tritonobs_waiting_requests"}
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_adapter_rule_groups_by_pod_and_parses(variant: str) -> None:
+    stack = variant_stack(variant)
+    if stack.spec.autoscaling.engine != "adapter":
+        assert adapter_rules.render(stack) == []
+        return
+    for rule in adapter_rules.rules(stack):
+        mq = rule["metricsQuery"]
+        assert "<<.LabelMatchers>>" in mq and "<<.GroupBy>>" in mq
+        assert 'namespace="' in rule["seriesQuery"] and 'pod!=""' in rule["seriesQuery"]
+        expanded = expand_adapter(mq, stack.namespace, ["p-1", "p-2"])
+        assert 'namespace="triton-vllm",pod=~"p-1|p-2"' in expanded
+        assert series_names(expanded)
+
+
+def test_hpa_targets_and_behavior() -> None:
+    stack = variant_stack("mixed-signals-triton-gpu")
+    obj = hpa.hpa(stack)
+    metrics = {m["pods"]["metric"]["name"]: m["pods"]["target"] for m in obj["spec"]["metrics"]}
+    assert metrics == {
+        "tritonobs_ttft_p90": {"type": "AverageValue", "averageValue": "1500m"},
+        "tritonobs_waiting_requests": {"type": "AverageValue", "averageValue": "3"},
+    }
+    assert obj["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert obj["spec"]["behavior"]["scaleUp"]["policies"] == [
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+    ]
+    assert obj["spec"]["scaleTargetRef"]["name"] == "nvidia-triton-server-triton-inference-server"
+
+
+def test_keda_scaledobject() -> None:
+    stack = variant_stack("keda")
+    (so,) = keda.objects(stack)
+    (trig,) = so["spec"]["triggers"]
+    meta = trig["metadata"]
+    assert meta["ignoreNullValues"] == "false"
+    assert meta["threshold"] == "2"
+    assert so["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    assert trig["metricType"] == "AverageValue"
+    # One element: an outer sum without grouping over the per-pod expression.
+    assert meta["query"].startswith("sum(sum by (pod) (vllm:num_requests_waiting{")
+    assert hpa.render(stack)[0].path == "adapter_rules/keda-scaledobject.yaml"
+
+
+@pytest.mark.parametrize("name", sorted(SIGNALS))
+def test_signal_expressions_parse_and_use_catalogue(name: str) -> None:
+    sig = SIGNALS[name]
+    expr = sig.per_pod(['namespace="ns"', 'model=~"a|b"'], "2m", ["pod"])
+    names = series_names(expr)
+    assert names
+    assert "1 +" not in expr and "avg(" not in expr
+
+
+def test_queue_time_avg_is_ratio_of_sums_in_seconds() -> None:
+    expr = SIGNALS["queue_time_avg"].per_pod(['namespace="ns"'], "2m", ["pod"])
+    assert expr == (
+        '((sum by (pod) (rate(nv_inference_queue_duration_us{namespace="ns"}[2m])))'
+        ' / clamp_min(sum by (pod) (rate(nv_inference_request_success{namespace="ns"}[2m])), 1e-9)) / 1e6'
+    )
+
+
+def test_rate_window_is_four_scrapes() -> None:
+    assert variant_stack("example").rate_window == "2m"
+
+
+def test_expand_grafana_variables() -> None:
+    assert expand_grafana('x{pod=~"$pod",ns="${namespace}"}[$__rate_interval]', {"pod": "a|b", "namespace": "n"}) == (
+        'x{pod=~"a|b",ns="n"}[2m]'
+    )
