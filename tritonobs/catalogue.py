@@ -23,6 +23,7 @@ class Metric:
     labels: tuple[str, ...]
     help: str
     source: Source
+    buckets: tuple[float, ...] = ()  # histogram upper bounds (finite), as the exporter declares them
 
     def __str__(self) -> str:
         return self.name
@@ -91,8 +92,12 @@ VLLM_PROMPT_TOKENS = _m("vllm:prompt_tokens_total", "counter", "tokens", _MV, "p
 VLLM_GENERATION_TOKENS = _m(
     "vllm:generation_tokens_total", "counter", "tokens", _MV, "tokens generated", "vllm"
 )
-VLLM_TTFT = _m(
-    "vllm:time_to_first_token_seconds", "histogram", "s", _MV, "time to first token", "vllm"
+# vLLM's own TTFT buckets (vllm/engine/metrics.py, reused by Triton's vllm_backend utils/metrics.py): the
+# TTFT SLO alerts count "slow" requests from the bucket at or just above the objective, so model.py must
+# declare exactly these bounds.
+VLLM_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+VLLM_TTFT = Metric(
+    "vllm:time_to_first_token_seconds", "histogram", "s", _MV, "time to first token", "vllm", VLLM_TTFT_BUCKETS
 )
 VLLM_TPOT = _m(
     "vllm:time_per_output_token_seconds", "histogram", "s", _MV, "time per output token", "vllm"

@@ -147,6 +147,7 @@ class GpuPool(_Strict):
     node_launch_seconds: float = Field(default=90, ge=0, description="NodeClaim -> node Ready")
     image_pull_seconds: float = Field(default=240, ge=0)
     model_load_seconds: float = Field(default=180, ge=0)
+    consolidate_after_seconds: float = Field(default=180, ge=0, description="Karpenter: empty node -> removed")
 
 
 class Grafana(_Strict):
@@ -182,6 +183,16 @@ class AlertThresholds(_Strict):
     gpu_power_ratio: float = Field(default=0.98, gt=0, le=1.5, description="of the power limit")
     gpu_for: Duration = "10m"
     gpu_power_limit_watts: float = Field(default=300, gt=0, description="A10G board limit (DCGM has no limit series)")
+    gpu_xid_for: Duration = "1m"
+    # TTFT SLO burn rates (Google SRE workbook, multi-window): 14.4x over 1h/5m and 6x over 6h/30m.
+    # A burn rate of 20 would need every request to be slow (budget 5% of a p95 objective), hence lt=20.
+    ttft_burn_fast: float = Field(default=14.4, gt=1, lt=20)
+    ttft_burn_fast_for: Duration = "2m"
+    ttft_burn_slow: float = Field(default=6, gt=1, lt=20)
+    ttft_burn_slow_for: Duration = "15m"
+    runbook_base_url: str = Field(
+        default="docs/runbooks.md", description="where docs/runbooks.md is browsable; alerts link <this>#<alert>"
+    )
 
 
 class ModelRepository(_Strict):

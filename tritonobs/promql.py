@@ -109,3 +109,47 @@ def duration(seconds: float) -> str:
         if s % size == 0:
             return f"{s // size}{unit}"
     return f"{s}s"
+
+
+def multiply(expr: str, factor: float) -> str:
+    """`(expr) * factor`, for explicit unit conversions (MiB -> bytes)."""
+    return f"({expr}) * {number(factor)}"
+
+
+def divide(expr: str, divisor: float) -> str:
+    """`(expr) / divisor`, for explicit unit conversions (µs -> ms, percent -> ratio) by a constant."""
+    return f"({expr}) / {number(divisor)}"
+
+
+def join(left: str, op: str, right: str, on: Sequence[str] | None = None) -> str:
+    """`left op [on (labels)] right`, one operand per line: for `and`, `or`, `unless` and comparisons."""
+    matching = f" on ({', '.join(on)})" if on is not None else ""
+    return f"({left})\n{op}{matching}\n({right})"
+
+
+def label_replace(expr: str, dst: str, replacement: str, src: str, regex: str) -> str:
+    return f"label_replace({expr}, {_q(dst)}, {_q(replacement)}, {_q(src)}, {_q(regex)})"
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL text: shortest exact form (0.72, not 0.7200000000000001)."""
+    return f"{value:.10g}"
+
+
+def le_matcher(bound: float) -> str:
+    """Matcher for one histogram bucket, whatever the exporter's float format.
+
+    Triton's prometheus-cpp writes `le="1"`/`le="2.5"` (checked on tritonserver 2.51), Python clients and
+    Prometheus 3 (which normalises on ingestion) write `le="1.0"`; both spellings are matched."""
+    return one_of("le", {f"{bound:g}", repr(float(bound))})
+
+
+def hist_fraction_above(
+    hist: Metric, bound: float, matchers: Sequence[str], window: str, by: Sequence[str]
+) -> str:
+    """Share of observations above the bucket bound `bound`: (count - bucket{le=bound}) / count.
+
+    Built so an idle series reads 0 (numerator 0 over a clamped denominator), never 1 or NaN."""
+    total = sum_by(by, rate(sel(hist.count, matchers), window))
+    within = sum_by(by, rate(sel(hist.bucket, [*matchers, le_matcher(bound)]), window))
+    return ratio(f"{total} - {within}", total)

@@ -90,11 +90,18 @@ def expand_grafana(expr: str, variables: dict[str, str]) -> str:
 def expand_adapter(expr: str, namespace: str, pods: Sequence[str], group_by: str = "pod") -> str:
     """Expand a metricsQuery exactly as prometheus-adapter does for a namespaced pods request.
 
-    LabelMatchers becomes `namespace="ns",pod=~"a|b"` (the adapter joins the requested names with `|` and
-    always uses a regex match for pods); GroupBy is the resource label, `pod`.
+    Upstream `pkg/naming/metrics_query.go` (metricsQuery.Build): LabelMatchers joins, with "," and no space,
+    the HPA metric selector's matchers (none here), `namespace="ns"`, then the resource label: `pod="a"`
+    (LabelEq) for one name, `pod=~"a|b"` (LabelMatches) for several, names joined with "|" unescaped.
+    GroupBy is the resource label, `pod`. The adapter never builds a query for zero names.
     """
-    matchers = f'{q.eq("namespace", namespace)},{q.re_("pod", "|".join(pods))}'
-    return expr.replace("<<.LabelMatchers>>", matchers).replace("<<.GroupBy>>", group_by)
+    if not pods:
+        raise ValueError("prometheus-adapter builds no query for an empty list of pods")
+    pod = q.eq("pod", pods[0]) if len(pods) == 1 else q.re_("pod", "|".join(pods))
+    matchers = f"{q.eq('namespace', namespace)},{pod}"
+    fields = {"LabelMatchers": matchers, "GroupBy": group_by}
+    # Go templates allow spaces inside the action: `<< .GroupBy >>` is the same field.
+    return re.sub(r"<<\s*\.(LabelMatchers|GroupBy)\s*>>", lambda m: fields[m.group(1)], expr)
 
 
 def parse_ready(query: Query, namespace: str = "default") -> str:

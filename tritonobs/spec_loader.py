@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from tritonobs.catalogue import VLLM_TTFT
 from tritonobs.config import SIGNAL_NAMES, Spec, duration_seconds
 from tritonobs.errors import SpecError
 
@@ -126,6 +127,23 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
         if m.name in seen:
             problems.append((("models", i, "name"), f"model {m.name!r} is listed twice; model names must be unique"))
         seen.add(m.name)
+    # TTFT is only known bucket-wise: an objective above the largest bucket can never be measured.
+    ttft_top = VLLM_TTFT.buckets[-1]
+    for i, m in enumerate(spec.models):
+        if m.slo.ttft_p95_seconds > ttft_top:
+            problems.append(
+                (
+                    ("models", i, "slo", "ttft_p95_seconds"),
+                    f"must be <= {ttft_top:g} (the largest TTFT histogram bucket); slower requests are not told apart",
+                )
+            )
+    if a.targets.get("ttft_p90", 0) >= ttft_top:
+        problems.append(
+            (
+                ("autoscaling", "targets", "ttft_p90"),
+                f"must be < {ttft_top:g} (the largest TTFT histogram bucket): the p90 never reads above it",
+            )
+        )
     in_use = {m.scaling_signal for m in spec.models}
     for name in a.targets:
         if name not in in_use:

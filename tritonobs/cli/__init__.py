@@ -25,7 +25,18 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # One module per command group; each defines register(app). Keep sorted.
 _COMMAND_MODULES = [
+    "tritonobs.cli.apply_cmd",
+    "tritonobs.cli.check_queries_cmd",
+    "tritonobs.cli.client_cmd",
+    "tritonobs.cli.grafana_cmd",
+    "tritonobs.cli.lab_cmd",
+    "tritonobs.cli.load_cmd",
+    "tritonobs.cli.models_cmd",
+    "tritonobs.cli.models_sync_cmd",
+    "tritonobs.cli.rbac_cmd",
     "tritonobs.cli.render_cmd",
+    "tritonobs.cli.simulate_cmd",
+    "tritonobs.cli.status_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

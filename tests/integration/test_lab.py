@@ -1,0 +1,173 @@
+"""The lab for real: Triton replicas on the simulated engine, a real Prometheus, real load, real cleanup.
+
+The engine is shrunk so a few concurrent requests already queue (max_num_seqs 2) and sped up (time_scale
+0.05), and answers are short (max_tokens 24): the whole module runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DASHBOARDS, EXAMPLE, REPO
+from tritonobs import catalogue as c
+from tritonobs.dashboards_loader import load_dashboards
+from tritonobs.lab import daemon
+from tritonobs.lab.lab import Lab
+from tritonobs.lab.procs import SHM_DIR, TRITON_SHM_PREFIX, processes_mentioning
+from tritonobs.model import Stack, resolve
+from tritonobs.prom.client import PrometheusClient
+from tritonobs.prom.query_check import run_checks
+from tritonobs.spec_loader import load_spec
+
+pytestmark = pytest.mark.integration
+
+SIM = {"time_scale": "0.05", "max_num_seqs": "2"}
+REPOSITORY = REPO / "model_repository"
+
+
+def _stack() -> Stack:
+    return resolve(load_spec(EXAMPLE))
+
+
+def _wait(predicate, timeout: float = 20.0, every: float = 0.25):  # type: ignore[no-untyped-def]
+    """Poll until predicate() is truthy (file_sd and scrapes are asynchronous); return its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(every)
+        value = predicate()
+    return value
+
+
+def _leftovers(workdir: Path, shm_prefixes: list[str]) -> tuple[list[tuple[int, str]], list[str]]:
+    procs = processes_mentioning([str(workdir)])
+    shm = [p.name for prefix in shm_prefixes for p in SHM_DIR.glob(prefix + "*")]
+    return procs, shm
+
+
+def _drive(lab: Lab, seconds: float, per_replica: int) -> int:
+    """Closed-loop load on both models through the real load generator; returns successful requests."""
+    from tritonobs.load.generator import LoadGenerator, LoadPlan
+    from tritonobs.load.profiles import Constant
+    from tritonobs.load.request import sampling_parameters
+
+    async def go() -> int:
+        n = per_replica * len(lab.grpc_urls)
+        gens = [LoadGenerator(lab.grpc_urls, m, LoadPlan("closed", Constant(n), seconds, drain_s=10),
+                              sampling=sampling_parameters(max_tokens=24)) for m in lab.models]
+        results = await asyncio.gather(*(g.run() for g in gens))
+        return sum(1 for r in results for rec in r.records if rec.ok)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab(_stack(), replicas=2, model_repository=REPOSITORY, sim=SIM, backfill_seconds=600) as running:
+        prefixes = [r.process.shm_prefix for r in running.targets]
+        workdir = running.workdir
+        yield running
+    procs, shm = _leftovers(workdir, prefixes)
+    assert procs == [] and shm == []
+    assert not workdir.exists()
+
+
+def test_prometheus_scrapes_both_replicas_as_pods(lab: Lab) -> None:
+    client = PrometheusClient(lab.prometheus_url)
+    pods = {r.pod for r in lab.targets}
+    up = _wait(lambda: [s for s in client.query("up == 1") if s.labels.get("pod") in pods] if len(
+        client.query("up == 1")) >= 2 else [])
+    assert {s.labels["pod"] for s in up} == pods
+    assert {s.labels["namespace"] for s in up} == {"triton-vllm"}
+    assert {s.labels["job"] for s in up} == {lab.stack.spec.triton.metrics_service}
+    gauges = _wait(lambda: client.query(f'{c.VLLM_WAITING.name}{{namespace="triton-vllm"}}'))
+    assert {(s.labels["pod"], s.labels["model"]) for s in gauges} == {(p, m) for p in pods for m in lab.models}
+    running = client.query(c.VLLM_RUNNING.name)
+    assert len(running) == len(pods) * len(lab.models)
+
+
+def test_load_makes_requests_wait_and_every_query_has_data(lab: Lab) -> None:
+    client = PrometheusClient(lab.prometheus_url)
+    t0 = time.time()
+    ok = _drive(lab, seconds=8.0, per_replica=6)  # 6 per model per replica vs a batch of 2: 4 must wait
+    assert ok > 0
+    time.sleep(2 * lab.stack.scrape_seconds)
+    window = f"{int(time.time() - t0) + 2}s"
+    peak = {s.labels["pod"]: s.value for s in client.query(
+        f'max_over_time(sum by (pod) ({c.VLLM_WAITING.name}{{namespace="triton-vllm"}})[{window}:1s])')}
+    assert set(peak) == {r.pod for r in lab.targets}
+    assert all(v > 0 for v in peak.values()), peak
+    # ... and under that load every dashboard panel and adapter rule returns data.
+    results = run_checks(client, lab.stack, load_dashboards(DASHBOARDS), lookback=300)
+    panels = [r for r in results if r.origin == "dashboard"]
+    adapter = [r for r in results if r.origin == "adapter"]
+    assert panels and adapter
+    bad = [(r.where, r.status, r.detail, r.expr) for r in panels + adapter if not r.ok]
+    assert bad == []
+    assert all(r.per_pod == {p.pod: 1 for p in lab.targets} for r in adapter)
+    assert [r for r in results if r.origin == "record" and not r.ok] == []
+
+
+def test_add_and_remove_replica_update_targets(lab: Lab) -> None:
+    client = PrometheusClient(lab.prometheus_url)
+    added = lab.add_replica()
+    assert added.grpc_url in lab.grpc_urls and len(lab.targets) == 3
+
+    def scraped() -> set[str]:
+        return {s.labels["pod"] for s in client.query('up{namespace="triton-vllm"} == 1')}
+
+    assert added.pod in _wait(lambda: added.pod in scraped() and scraped())
+    prefix = added.process.shm_prefix
+    removed = lab.remove_replica(added.pod, drain=True)
+    assert removed == added.pod and len(lab.targets) == 2
+    assert _wait(lambda: added.pod not in {t["labels"].get("pod") for t in client.targets()})
+    assert list(SHM_DIR.glob(prefix + "*")) == []
+    assert not added.process.running()
+
+
+def test_exception_inside_the_context_manager_cleans_up() -> None:
+    prefixes: list[str] = []
+    with pytest.raises(RuntimeError, match="boom"), Lab(_stack(), replicas=1, model_repository=REPOSITORY, sim=SIM,
+                                                         backfill_seconds=0, models=["llama2"]) as lab:
+        workdir = lab.workdir
+        prefixes = [r.process.shm_prefix for r in lab.targets]
+        assert processes_mentioning([str(workdir)])  # really running
+        raise RuntimeError("boom")
+    assert _leftovers(workdir, prefixes) == ([], [])
+    assert not workdir.exists()
+
+
+def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "tritonobs", "lab", "up", "--spec", str(EXAMPLE), "--replicas", "1",
+           "--run-dir", str(run_dir), "--model-repository", str(REPOSITORY)]
+    up = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    state = daemon.read_state(run_dir)
+    assert state and state["status"] == "ready"
+    pid = int(state["pid"])
+    assert "Prometheus:" in up.stdout and state["lab"]["prometheus_url"] in up.stdout
+    status = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "status", "--run-dir", str(run_dir)],
+                            capture_output=True, text=True, timeout=30, env=env)
+    assert status.returncode == 0 and state["lab"]["replicas"][0]["pod"] in status.stdout
+    lab_dir = run_dir / daemon.LAB_SUBDIR
+    assert processes_mentioning([str(lab_dir)])
+    os.kill(pid, signal.SIGINT)
+    assert _wait(lambda: not daemon.alive(pid), timeout=60)
+    shm = f"{TRITON_SHM_PREFIX}tobs{pid}_"  # the replica's prefix carries the daemon's pid
+    assert _leftovers(lab_dir, [shm]) == ([], [])
+    assert not lab_dir.exists()
+    assert (daemon.read_state(run_dir) or {})["status"] == "stopped"
+    down = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "down", "--run-dir", str(run_dir)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert down.returncode == 0 and not run_dir.exists()

@@ -1,0 +1,280 @@
+"""`tritonobs apply` against the emulated API server over HTTP, through the official kubernetes client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.kube.conftest import (
+    DEPLOYMENT,
+    KEDA_CRDS,
+    MON,
+    NS,
+    TOKEN,
+    StackDir,
+    declare,
+    deployment,
+    hpa_controller,
+    keda,
+    write_kubeconfig,
+)
+from tests.kube.fake_apiserver import ApiServer
+from tritonobs.kube.kinds import MANAGED_BY, PART_OF
+from tritonobs.lab.procs import free_port
+
+HPA = "autoscaling/v2/horizontalpodautoscalers"
+SM = "monitoring.coreos.com/v1/servicemonitors"
+SO = "keda.sh/v1alpha1/scaledobjects"
+CM = "v1/configmaps"
+SM_NAME = "triton-vllm-triton"
+OURS = {MANAGED_BY: "tritonobs", PART_OF: "triton-vllm"}
+
+
+def apply(cli, stack_dir: StackDir, kubeconfig: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return cli("apply", "-f", stack_dir.spec, "--kubeconfig", kubeconfig, "--context", "fake", "--wait-seconds", "5", *extra)
+
+
+def rendered(stack_dir: StackDir) -> list[tuple[str, str, str]]:
+    """(kind, namespace, name) of every object apply sends for the stack folder's current spec."""
+    from tritonobs.cli.render_cmd import prepare
+    from tritonobs.render import kube_objects
+
+    stack, sources, _ = prepare(stack_dir.spec, None)
+    return sorted((o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in kube_objects(stack, sources))
+
+
+def lines_with(text: str, word: str) -> list[str]:
+    return [line for line in text.splitlines() if line.split()[:1] == [word]]
+
+
+def versions(fake: ApiServer, resource: str, ns: str, name: str) -> int:
+    return len(fake.objects[resource, ns, name].history)
+
+
+def test_apply_creates_then_reapply_changes_nothing(cli, fake, stack_dir, kubeconfig) -> None:
+    objects = rendered(stack_dir)
+    assert ("HorizontalPodAutoscaler", NS, DEPLOYMENT) in objects and ("ServiceMonitor", NS, SM_NAME) in objects
+    first = apply(cli, stack_dir, kubeconfig)
+    assert first.code == 0, first.text
+    assert sorted(lines_with(first.out, "created")) == sorted(f"created    {k} {ns}/{n}" for k, ns, n in objects)
+    # Dependency order: the ServiceMonitor first, the HPA (which reads what it scrapes) last.
+    refs = [line.split(None, 1)[1] for line in lines_with(first.out, "created")]
+    assert refs[0] == f"ServiceMonitor {NS}/{SM_NAME}" and refs[-1] == f"HorizontalPodAutoscaler {NS}/{DEPLOYMENT}"
+    hpa = fake.stored(HPA, NS, DEPLOYMENT)
+    assert hpa is not None
+    assert hpa["metadata"]["labels"] == OURS
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": DEPLOYMENT}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 5)
+    assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "tritonobs_waiting_requests"
+    assert [(m["manager"], m["operation"]) for m in hpa["metadata"]["managedFields"]] == [("tritonobs", "Apply")]
+    sm = fake.stored(SM, NS, SM_NAME)
+    assert sm is not None and sm["metadata"]["labels"] == {**OURS, "release": "kube-prometheus-stack"}
+    # Helm owns the adapter: apply prints the exact upgrade command instead of touching its ConfigMap.
+    values = stack_dir.root.resolve() / "adapter_rules" / "prometheus-adapter-values.yaml"
+    assert (
+        f"helm upgrade prometheus-adapter prometheus-community/prometheus-adapter -n {MON} --reuse-values -f {values}"
+        in first.out
+    )
+    assert fake.stored(CM, MON, "prometheus-adapter") is None
+    assert "reads its metrics: tritonobs_waiting_requests 1500m/2" in first.out
+
+    rv = {k: fake.stored(*k)["metadata"]["resourceVersion"] for k in [(HPA, NS, DEPLOYMENT), (SM, NS, SM_NAME)]}  # type: ignore[index]
+    history = versions(fake, HPA, NS, DEPLOYMENT), versions(fake, SM, NS, SM_NAME)
+    second = apply(cli, stack_dir, kubeconfig)
+    assert second.code == 0, second.text
+    assert lines_with(second.out, "created") == [] and lines_with(second.out, "configured") == []
+    n = len(objects)
+    assert len(lines_with(second.out, "unchanged")) == n
+    assert f"{n} objects on http://127.0.0.1:" in second.out and f"0 created, 0 configured, {n} unchanged" in second.out
+    assert {k: fake.stored(*k)["metadata"]["resourceVersion"] for k in rv} == rv  # type: ignore[index]
+    assert (versions(fake, HPA, NS, DEPLOYMENT), versions(fake, SM, NS, SM_NAME)) == history
+    assert TOKEN not in first.text + second.text
+
+
+def test_changed_spec_updates_only_what_changed(cli, fake, stack_dir, kubeconfig) -> None:
+    assert apply(cli, stack_dir, kubeconfig).code == 0
+    sm_rv = fake.stored(SM, NS, SM_NAME)["metadata"]["resourceVersion"]  # type: ignore[index]
+    stack_dir.edit(lambda d: d["autoscaling"].update(max_replicas=7))
+    result = apply(cli, stack_dir, kubeconfig)
+    assert result.code == 0, result.text
+    assert lines_with(result.out, "configured") == [f"configured HorizontalPodAutoscaler {NS}/{DEPLOYMENT}"]
+    assert f"unchanged  ServiceMonitor {NS}/{SM_NAME}" in lines_with(result.out, "unchanged")
+    assert len(lines_with(result.out, "unchanged")) == len(rendered(stack_dir)) - 1
+    hpa = fake.stored(HPA, NS, DEPLOYMENT)
+    assert hpa["spec"]["maxReplicas"] == 7 and hpa["metadata"]["generation"] == 2  # type: ignore[index]
+    assert fake.stored(SM, NS, SM_NAME)["metadata"]["resourceVersion"] == sm_rv  # type: ignore[index]
+
+
+def test_dry_run_shows_a_diff_and_changes_nothing(cli, fake, stack_dir, kubeconfig) -> None:
+    empty = apply(cli, stack_dir, kubeconfig, "--dry-run")
+    assert empty.code == 0, empty.text
+    assert len(lines_with(empty.out, "would")) == len(rendered(stack_dir))
+    assert all(line.startswith("would be created") for line in lines_with(empty.out, "would"))
+    assert fake.stored(HPA, NS, DEPLOYMENT) is None and fake.stored(SM, NS, SM_NAME) is None
+    assert "+  maxReplicas: 5" in empty.out  # a creation diffs against /dev/null
+
+    assert apply(cli, stack_dir, kubeconfig).code == 0
+    before = fake.stored(HPA, NS, DEPLOYMENT)
+    history = versions(fake, HPA, NS, DEPLOYMENT)
+    stack_dir.edit(lambda d: d["autoscaling"].update(max_replicas=7))
+    dry = apply(cli, stack_dir, kubeconfig, "--dry-run")
+    assert dry.code == 0, dry.text
+    assert f"would be configured HorizontalPodAutoscaler {NS}/{DEPLOYMENT}" in dry.out
+    assert f"would be unchanged  ServiceMonitor {NS}/{SM_NAME}" in dry.out
+    assert f"--- HorizontalPodAutoscaler {NS}/{DEPLOYMENT} (live)" in dry.out
+    assert "-  maxReplicas: 5\n+  maxReplicas: 7" in dry.out
+    assert "managedFields" not in dry.out and "resourceVersion" not in dry.out
+    assert fake.stored(HPA, NS, DEPLOYMENT) == before
+    assert versions(fake, HPA, NS, DEPLOYMENT) == history
+
+
+def test_prune_deletes_only_this_stacks_leftovers(cli, fake, stack_dir, kubeconfig) -> None:
+    declare(fake, KEDA_CRDS)
+    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
+    assert apply(cli, stack_dir, kubeconfig).code == 0
+    other = {MANAGED_BY: "tritonobs", PART_OF: "other-stack"}
+    foreign = [
+        # Same kind and name as ours, other stack, other namespace.
+        (SM, MON, SM_NAME, other),
+        # Same kind in our namespace: one with only one of our labels, one from another stack.
+        (HPA, NS, "someone-elses-hpa", {MANAGED_BY: "tritonobs"}),
+        (HPA, NS, "other-stack-hpa", other),
+        (CM, NS, "helm-owned", {PART_OF: "triton-vllm", MANAGED_BY: "Helm"}),
+        (CM, MON, "no-labels", {}),
+    ]
+    for resource, ns, name, labels in foreign:
+        kind = resource.rsplit("/", 1)[1]
+        fake.seed(resource, {"apiVersion": resource.rsplit("/", 1)[0], "kind": kind,
+                             "metadata": {"name": name, "namespace": ns, "labels": labels}})
+    stale = (CM, MON, "triton-vllm-dashboard-retired")
+    fake.seed(CM, {"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": stale[2], "namespace": MON, "labels": OURS}, "data": {"x": "1"}})
+
+    stack_dir.edit(keda)  # adapter -> KEDA: the HPA we created is no longer rendered
+    dry = apply(cli, stack_dir, kubeconfig, "--prune", "--dry-run")
+    assert dry.code == 0, dry.text
+    assert fake.stored(HPA, NS, DEPLOYMENT) is not None and fake.stored(*stale) is not None
+
+    result = apply(cli, stack_dir, kubeconfig, "--prune", "--wait-seconds", "0")
+    assert result.code == 0, result.text
+    pruned = sorted(line.split(None, 1)[1] for line in lines_with(result.out, "pruned"))
+    assert pruned == [f"ConfigMap {MON}/triton-vllm-dashboard-retired", f"HorizontalPodAutoscaler {NS}/{DEPLOYMENT}"]
+    dry_pruned = sorted(line.split(None, 3)[3] for line in dry.out.splitlines() if line.startswith("would be pruned"))
+    assert dry_pruned == pruned
+    assert fake.stored(HPA, NS, DEPLOYMENT) is None and fake.stored(*stale) is None
+    assert fake.stored(SO, NS, DEPLOYMENT) is not None
+    for resource, ns, name, labels in foreign:
+        survivor = fake.stored(resource, ns, name)
+        assert survivor is not None, (resource, ns, name)
+        assert survivor["metadata"]["labels"] == labels
+
+
+def test_dry_run_prune_lists_but_deletes_nothing(cli, fake, stack_dir, kubeconfig) -> None:
+    fake.seed(CM, {"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "triton-vllm-dashboard-retired", "namespace": MON, "labels": OURS}})
+    result = apply(cli, stack_dir, kubeconfig, "--prune", "--dry-run")
+    assert result.code == 0, result.text
+    assert f"would be pruned     ConfigMap {MON}/triton-vllm-dashboard-retired" in result.out
+    assert fake.stored(CM, MON, "triton-vllm-dashboard-retired") is not None
+
+
+def test_conflict_with_another_manager_needs_force(cli, fake, stack_dir, kubeconfig) -> None:
+    fake.seed(SM, {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                   "metadata": {"name": SM_NAME, "namespace": NS, "labels": OURS},
+                   "spec": {"namespaceSelector": {"matchNames": ["elsewhere"]}}}, manager="kubectl-edit")
+    refused = apply(cli, stack_dir, kubeconfig)
+    assert refused.code == 1
+    assert f"ServiceMonitor {NS}/{SM_NAME}: Apply failed with 1 conflict(s)" in refused.err
+    assert 'conflict with "kubectl-edit": .spec.namespaceSelector.matchNames' in refused.err
+    assert "--force-conflicts" in refused.err
+    forced = apply(cli, stack_dir, kubeconfig, "--force-conflicts")
+    assert forced.code == 0, forced.text
+    sm = fake.stored(SM, NS, SM_NAME)
+    assert sm["spec"]["namespaceSelector"]["matchNames"] == [NS]  # type: ignore[index]
+    owners = {m["manager"]: m["fieldsV1"] for m in sm["metadata"]["managedFields"]}  # type: ignore[index]
+    assert "f:namespaceSelector" in owners["tritonobs"]["f:spec"]
+    # The editor lost the field it conflicted on; it still co-owns the labels it set to the same values.
+    assert "f:spec" not in owners["kubectl-edit"] and "f:labels" in owners["kubectl-edit"]["f:metadata"]
+
+
+def test_preflight_locates_a_wrong_deployment_name(cli, fake, stack_dir, kubeconfig) -> None:
+    stack_dir.edit(lambda d: d["triton"].update(deployment="triton-typo"))
+    result = apply(cli, stack_dir, kubeconfig)
+    assert result.code == 1
+    line = next(i for i, t in enumerate(stack_dir.spec.read_text().splitlines(), 1) if t.strip().startswith("deployment:"))
+    assert f"{stack_dir.spec}:{line}: Deployment {NS}/triton-typo not found, but Helm release" in result.out
+    assert f"has {DEPLOYMENT}: set triton.deployment to it" in result.out
+    assert "nothing applied" in result.err
+    assert fake.stored(HPA, NS, "triton-typo") is None
+
+
+def test_preflight_missing_crd_and_metrics_api(cli, stack_dir, tmp_path) -> None:
+    from tests.kube.conftest import BUILTIN
+    from tests.kube.fake_apiserver import serving
+
+    bare = ApiServer()
+    declare(bare, BUILTIN)
+    bare.seed("apps/v1/deployments", deployment())
+    with serving(bare) as url:
+        result = apply(cli, stack_dir, write_kubeconfig(tmp_path / "kc", url))
+    assert result.code == 1
+    assert "the cluster does not serve ServiceMonitor (monitoring.coreos.com/v1): install the prometheus-operator CRDs" in result.out
+    assert "APIService v1beta1.custom.metrics.k8s.io is not registered: install prometheus-adapter in monitoring" in result.out
+    assert not bare.authz or all(verb in ("get", "list") for *_, verb in bare.authz)
+
+
+def test_preflight_warns_about_other_replica_managers(cli, fake, stack_dir, kubeconfig) -> None:
+    fake.seed("apps/v1/deployments", deployment(replicas=2), manager="helm")  # helm pins replicaCount
+    fake.seed(HPA, {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": "legacy-hpa", "namespace": NS},
+                    "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": DEPLOYMENT},
+                             "maxReplicas": 3}})
+    result = apply(cli, stack_dir, kubeconfig)
+    assert result.code == 0, result.text
+    assert f"warning: HorizontalPodAutoscaler {NS}/legacy-hpa also scales Deployment {DEPLOYMENT}" in result.out
+    assert f"warning: field manager 'helm' owns spec.replicas of Deployment {DEPLOYMENT}" in result.out
+
+
+def test_wait_explains_an_unknown_metric(cli, fake, stack_dir, kubeconfig) -> None:
+    fake.on_write[:] = [hpa_controller(reporting=False)]
+    fake.pod_metrics.clear()  # the adapter runs but serves no rule for our metric
+    result = apply(cli, stack_dir, kubeconfig, "--wait-seconds", "0.2")
+    assert result.code == 1
+    assert "still reads <unknown> after 0.2s" in result.out
+    assert "ScalingActive=False (FailedGetPodsMetric)" in result.out
+    assert "no adapter rule serves pods/tritonobs_waiting_requests" in result.out
+    assert "reports no metric value" in result.err
+
+
+def test_wait_explains_missing_series(cli, fake, stack_dir, kubeconfig) -> None:
+    fake.on_write[:] = [hpa_controller(reporting=False)]
+    fake.pod_metrics[(NS, "tritonobs_waiting_requests")] = {}  # rule loaded, but no series for the pods
+    result = apply(cli, stack_dir, kubeconfig, "--wait-seconds", "0.2")
+    assert result.code == 1
+    assert f"the adapter serves tritonobs_waiting_requests but has no series for the pods of {DEPLOYMENT}" in result.out
+
+
+def test_unreachable_cluster_is_exit_3_naming_the_endpoint(cli, stack_dir, tmp_path) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = apply(cli, stack_dir, write_kubeconfig(tmp_path / "kc", endpoint))
+    assert result.code == 3
+    assert result.err.startswith(f"error: {endpoint}: unreachable")
+    assert "Traceback" not in result.text and TOKEN not in result.text
+
+
+def test_unknown_context_is_a_usage_error(cli, stack_dir, kubeconfig) -> None:
+    result = cli("apply", "-f", stack_dir.spec, "--kubeconfig", kubeconfig, "--context", "nope")
+    assert result.code == 2
+    assert f"error: {kubeconfig}: kubeconfig:" in result.err and "nope" in result.err
+
+
+@pytest.mark.parametrize("labels", [{MANAGED_BY: "tritonobs"}, {PART_OF: "triton-vllm"}, {}])
+def test_unlabelled_objects_are_refused(example_stack, labels) -> None:  # type: ignore[no-untyped-def]
+    from tritonobs.kube.apply import check_labels
+    from tritonobs.kube.errors import UnlabelledObject
+
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": NS, "labels": labels}}
+    with pytest.raises(UnlabelledObject, match="ConfigMap triton-vllm/x: rendered without the labels"):
+        check_labels(example_stack, [obj])

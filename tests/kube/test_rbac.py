@@ -1,0 +1,64 @@
+"""The RBAC `tritonobs rbac` renders is exactly what apply/prune/preflight/wait/status use: every call the
+CLI makes against the emulated API server is recorded the way the RBAC authorizer sees it, and the
+recorded set must equal the rendered Roles' grants — nothing missing, nothing extra."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.kube.conftest import KEDA_CRDS, NS, StackDir, declare, hpa_controller, keda
+from tests.kube.fake_apiserver import ApiServer
+from tritonobs.cli.render_cmd import prepare
+from tritonobs.kube import kinds
+from tritonobs.render import kube_objects
+from tritonobs.render.rbac import Permission, granted
+
+
+def recorded(fake: ApiServer) -> set[Permission]:
+    return {Permission(ns if ns else None, group, resource, verb) for ns, group, resource, verb in fake.authz}
+
+
+def seed_stale_of_every_kind(fake: ApiServer, namespaces: list[str]) -> None:
+    """One leftover of each kind we may render, in each namespace: prune must list and delete them all."""
+    for kind in kinds.MANAGED:
+        for ns in namespaces:
+            resource = f"{kind.api_version}/{kind.plural}"
+            fake.seed(resource, {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": {
+                "name": f"retired-{kind.plural}", "namespace": ns,
+                "labels": {kinds.MANAGED_BY: "tritonobs", kinds.PART_OF: "triton-vllm"}}})
+
+
+@pytest.mark.parametrize("variant", ["adapter", "keda"])
+def test_rendered_rbac_is_exactly_what_the_code_calls(variant, cli, fake, stack_dir: StackDir, kubeconfig) -> None:
+    declare(fake, KEDA_CRDS)
+    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
+    if variant == "keda":
+        stack_dir.edit(keda)
+    stack, sources, _ = prepare(stack_dir.spec, None)
+    objects = kube_objects(stack, sources)
+    seed_stale_of_every_kind(fake, kinds.namespaces(stack, objects))
+    base = ("-f", stack_dir.spec, "--kubeconfig", kubeconfig, "--context", "fake")
+
+    # 1. apply + prune, and a wait that fails so every diagnostic call is made.
+    fake.on_write[:] = [hpa_controller(reporting=False)]
+    fake.pod_metrics[(NS, "tritonobs_waiting_requests")] = {}
+    first = cli("apply", *base, "--prune", "--wait-seconds", "0.1")
+    assert first.code == 1, first.text  # applied and pruned, then the wait explained <unknown>
+    assert first.out.count("\npruned ") == len(kinds.MANAGED) * 2
+    # 2. status.
+    assert cli("status", *base, "-o", "json", "--prometheus-url", "http://127.0.0.1:9").code == 0
+    # 3. preflight looking the Deployment up by its Helm release label.
+    stack_dir.edit(lambda d: d["triton"].update(deployment="renamed"))
+    assert cli("apply", *base).code == 1
+
+    rendered = cli("rbac", "-f", stack_dir.spec, "--subject", "Group:platform-admins")
+    assert rendered.code == 0, rendered.text
+    docs = list(yaml.safe_load_all(rendered.out))
+    assert recorded(fake) == granted(docs)
+    assert {o["kind"] for o in docs} == {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+    assert {o["metadata"].get("namespace") for o in docs if o["kind"] == "Role"} == {"monitoring", NS}
+    bindings = [o for o in docs if o["kind"].endswith("Binding")]
+    assert all(b["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "platform-admins"}]
+               for b in bindings)

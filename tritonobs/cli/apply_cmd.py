@@ -1,0 +1,143 @@
+"""`tritonobs apply`: preflight, server-side apply in dependency order, optional prune, wait for the HPA.
+
+Also home of the cluster connection options shared with `status`, and of `spec_location`, which turns a
+spec key into `file:line` for errors about values the spec supplied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+from rich.console import Console
+
+from tritonobs.cli.options import SpecOption
+from tritonobs.cli.render_cmd import DashboardsOption, prepare
+from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.kube import apply as engine
+from tritonobs.kube import hpa, preflight
+from tritonobs.kube.client import Kube
+from tritonobs.kube.connection import Target, connect
+from tritonobs.kube.errors import PreflightFailed
+from tritonobs.model import Stack
+from tritonobs.render import kube_objects
+from tritonobs.spec_loader import line_of
+
+out = Console(highlight=False, soft_wrap=True)
+
+ContextOption = typer.Option(None, "--context", help="kubeconfig context (default: cluster.context, else EKS)")
+KubeconfigOption = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+ClusterOption = typer.Option(None, "--cluster", help="EKS cluster name (overrides cluster.name; implies EKS)")
+RegionOption = typer.Option(None, "--region", help="AWS region (overrides cluster.region)")
+HELM_CHART = "prometheus-community/prometheus-adapter"
+_STYLE = {"created": "green", "configured": "yellow", "unchanged": "dim"}
+
+
+def spec_location(spec: Path, key: tuple[str | int, ...]) -> tuple[str, int | None]:
+    """(file, line) of a key in the spec, for errors about values it supplied."""
+    try:
+        root = yaml.compose(spec.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return str(spec), None
+    return str(spec), line_of(root, key)
+
+
+def connect_to(stack: Stack, spec: Path, target: Target) -> Kube:
+    try:
+        return connect(target)
+    except UsageError as e:
+        if e.file is None and target.context is None:  # an EKS lookup of the spec's cluster name failed
+            file, line = spec_location(spec, ("cluster", "name"))
+            raise UsageError(e.detail, file=file, line=line) from None
+        raise
+
+
+def helm_command(stack: Stack, spec: Path) -> str:
+    mon = stack.spec.monitoring
+    values = spec.resolve().parent / "adapter_rules" / "prometheus-adapter-values.yaml"
+    return f"helm upgrade {mon.adapter_release} {HELM_CHART} -n {mon.namespace} --reuse-values -f {values}"
+
+
+def _preflight(kube: Kube, stack: Stack, spec: Path, objects: list[dict]) -> None:  # type: ignore[type-arg]
+    report = preflight.run(kube, stack, objects)
+    for w in report.warnings:
+        out.print(f"[yellow]warning[/]: {w.message}")
+    if report.errors:
+        for e in report.errors:
+            where = ""
+            if e.spec_key:
+                file, line = spec_location(spec, e.spec_key)
+                where = f"{file}:{line}: " if line else f"{file}: "
+            out.print(f"[red]preflight[/]: {where}{e.message}")
+        raise PreflightFailed(f"preflight found {len(report.errors)} problem(s) on {kube.endpoint}; nothing applied")
+
+
+def _wait(kube: Kube, stack: Stack, seconds: float) -> None:
+    with out.status(f"waiting up to {seconds:g}s for HPA {stack.effective_hpa_name} to report metric values") as st:
+
+        def progress(state: hpa.HpaState, remaining: float) -> None:
+            shown = ", ".join(f"{r.name}={r.current or '<unknown>'}" for r in state.readings) or "no HPA yet"
+            st.update(f"HPA {state.name}: {shown} ({remaining:.0f}s left)")
+
+        state = hpa.wait_reporting(kube, stack, seconds, on_poll=progress)
+    if state.reporting:
+        shown = ", ".join(f"{r.name} {r.current}/{r.target}" for r in state.readings)
+        out.print(f"HPA {state.name} reads its metrics: {shown}")
+        return
+    out.print(f"[red]HPA {state.name} still reads <unknown> after {seconds:g}s[/]; likely cause(s):")
+    for cause in hpa.explain(kube, stack, state):
+        out.print(f"  - {cause}", markup=False)
+    raise CheckFailed(f"applied, but HPA {stack.namespace}/{state.name} reports no metric value (see causes above)")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def apply(
+        spec: Path = SpecOption,
+        dashboards: Path | None = DashboardsOption,
+        dry_run: bool = typer.Option(False, "--dry-run", help="server-side dry run: show diffs, change nothing"),
+        prune: bool = typer.Option(False, "--prune", help="delete objects of this stack the spec no longer renders"),
+        force_conflicts: bool = typer.Option(False, "--force-conflicts", help="take over fields other managers own"),
+        context: str | None = ContextOption,
+        kubeconfig: str | None = KubeconfigOption,
+        cluster: str | None = ClusterOption,
+        region: str | None = RegionOption,
+        wait_seconds: float = typer.Option(120, "--wait-seconds", help="wait for HPA metric values (0: don't)"),
+    ) -> None:
+        """Server-side-apply the stack's Kubernetes objects next to the Triton release."""
+        stack, sources, _ = prepare(spec, dashboards)
+        objects = kube_objects(stack, sources)
+        engine.check_labels(stack, objects)
+        kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
+        _preflight(kube, stack, spec, objects)
+        helm = stack.spec.autoscaling.engine == "adapter" and stack.spec.monitoring.adapter_install == "helm"
+        if helm:
+            out.print("prometheus-adapter is Helm-managed: apply its rules with", markup=False)
+            out.print(f"  {helm_command(stack, spec)}", markup=False)
+        verb = "would be " if dry_run else ""
+        results = engine.apply_all(kube, stack, objects, dry_run=dry_run, force=force_conflicts)
+        for r in results:
+            out.print(f"[{_STYLE[r.outcome]}]{verb}{r.outcome:<10}[/] {r.ref}")
+            if r.diff:
+                out.print(r.diff, markup=False, end="")
+        pruned = engine.prune(kube, stack, objects, dry_run=dry_run) if prune else []
+        for ref in pruned:
+            out.print(f"[red]{verb}pruned[/]     {ref}")
+        counts = engine.summary(results, pruned)
+        out.print(
+            f"{'dry run: ' if dry_run else ''}{counts['objects']} objects on {kube.endpoint}: {counts['created']} created, "
+            f"{counts['configured']} configured, {counts['unchanged']} unchanged"
+            + (f", {counts['pruned']} pruned" if prune else ""),
+            markup=False,
+        )
+        mon = stack.spec.monitoring
+        adapter_cm = f"ConfigMap {mon.namespace}/{mon.adapter_release}"
+        if not dry_run and any(r.ref == adapter_cm and r.outcome != "unchanged" for r in results):
+            out.print(
+                f"prometheus-adapter reads its config at start: kubectl -n {mon.namespace} rollout restart "
+                f"deployment/{mon.adapter_release}",
+                markup=False,
+            )
+        if not dry_run and wait_seconds > 0:
+            _wait(kube, stack, wait_seconds)

@@ -1,0 +1,93 @@
+"""`tritonobs client`: the seed's triton-client.py as a command, with real per-request timings."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tritonobs.errors import ExternalError, UsageError
+from tritonobs.load.client import (
+    ClientOptions,
+    ClientResult,
+    format_request_line,
+    format_summary,
+    results_file_text,
+    run_client,
+)
+from tritonobs.load.profiles import parse_duration
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def client(
+        model_name: str = typer.Option(..., "--model-name", help="model to query, e.g. llama2 or mistral7b"),
+        input_prompts: Path = typer.Option(
+            Path("prompts.txt"), "--input-prompts", help="one prompt per line"
+        ),
+        results_file: Path = typer.Option(
+            Path("results.txt"), "--results-file", help="prompt + generated text per request"
+        ),
+        iterations: int = typer.Option(1, "--iterations", help="passes through the prompts file"),
+        offset: int = typer.Option(0, "--offset", help="added to the request ids"),
+        url: str = typer.Option("localhost:8001", "-u", "--url", help="Triton gRPC endpoint host:port"),
+        verbose: bool = typer.Option(
+            False, "-v", "--verbose", help="print raw gRPC responses and the results file"
+        ),
+        concurrency: int = typer.Option(
+            0, "--concurrency", help="requests in flight at once (0: all, as the seed)"
+        ),
+        max_tokens: int | None = typer.Option(
+            None, "--max-tokens", help="override the seed's max_tokens 512"
+        ),
+        stream_timeout: str | None = typer.Option(
+            None, "--stream-timeout", help="per-request limit, e.g. 120s"
+        ),
+    ) -> None:
+        """Stream every prompt to a Triton vLLM model and print time to first token, latency and tokens/s.
+
+        Each request is wrapped in the seed's Llama-2 chat template with its sampling parameters
+        (temperature 0.01, top_p 1.0, top_k 20, max_tokens 512) and streamed over gRPC. Exit 3 when Triton
+        is unreachable or requests fail, 2 on bad input.
+        """
+        timeout_s = None
+        if stream_timeout is not None:
+            try:
+                timeout_s = parse_duration(stream_timeout)
+            except ValueError as e:
+                raise UsageError(f"--stream-timeout: {e}") from None
+        opts = ClientOptions(
+            model_name=model_name,
+            url=url,
+            input_prompts=input_prompts,
+            results_file=results_file,
+            iterations=iterations,
+            offset=offset,
+            verbose=verbose,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            stream_timeout_s=timeout_s,
+        )
+        out.print(f"Loading inputs from `{input_prompts}`...", markup=False)
+
+        def show(result: ClientResult) -> None:
+            out.print(format_request_line(model_name, result.request.request_id, result.record), markup=False)
+
+        run = asyncio.run(run_client(opts, on_result=show))
+        text = results_file_text(run.results)
+        results_file.write_text(text, encoding="utf-8")
+        out.print(f"Storing results into `{results_file}`...", markup=False)
+        if verbose:
+            out.print(f"\nContents of `{results_file}` ===>", markup=False)
+            out.print(text, markup=False)
+        for line in format_summary(run):
+            out.print(line, markup=False)
+        failed = [r for r in run.results if not r.record.ok]
+        if failed:
+            raise ExternalError(
+                url, f"{len(failed)} of {len(run.results)} requests failed; first: {failed[0].record.error}"
+            )

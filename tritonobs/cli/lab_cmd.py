@@ -1,0 +1,147 @@
+"""`tritonobs lab up|down|status|run`: real Triton replicas and a real Prometheus on this machine."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tritonobs.cli.options import load_stack
+from tritonobs.config import duration_seconds
+from tritonobs.dashboards_loader import load_dashboards
+from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.lab import daemon
+from tritonobs.lab.example import find_spec
+from tritonobs.model import Stack
+from tritonobs.render import DashboardSource
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+lab_app = typer.Typer(help="The local lab: N Triton replicas (simulated vLLM engine) scraped by Prometheus, "
+                      "loopback only, no GPU needed.", no_args_is_help=True)
+
+DEFAULT_RUN_DIR = Path(".tritonobs-lab")
+SpecOpt = typer.Option(None, "--spec", "-f", help="the stack spec (default: ./tritonobs.yaml, else the packaged example)")
+RunDirOpt = typer.Option(DEFAULT_RUN_DIR, "--run-dir", help="where a daemonised lab keeps its state")
+ReplicasOpt = typer.Option(2, "--replicas", "-n", min=0, max=16, help="Triton replicas to start")
+RepoOpt = typer.Option(None, "--model-repository", help="model repository (default: the spec's, beside the spec)")
+
+
+def _stack_and_repository(spec: Path | None, repository: Path | None) -> tuple[Stack, Path, Path]:
+    spec_path, packaged = find_spec(spec)
+    if packaged:
+        err.print(f"note: no tritonobs.yaml here; using the packaged example stack ({spec_path})")
+    stack = load_stack(spec_path)
+    if repository is None:
+        base = Path.cwd() if packaged else spec_path.resolve().parent
+        repository = base / stack.spec.model_repository.path
+    return stack, repository, spec_path
+
+
+def _dashboards(spec_path: Path) -> list[DashboardSource]:
+    folder = spec_path.resolve().parent / "dashboards"
+    return load_dashboards(folder) if folder.is_dir() and any(folder.glob("*.dashboard.py")) else []
+
+
+def _replica_table(state: dict[str, object]) -> Table:
+    t = Table(title="lab replicas")
+    for col in ("pod", "gRPC", "HTTP", "metrics", "pid"):
+        t.add_column(col)
+    lab = state.get("lab") or {}
+    for r in lab.get("replicas", []) if isinstance(lab, dict) else []:
+        t.add_row(r["pod"], r["grpc"], r["http"], r["metrics"], str(r["pid"]))
+    return t
+
+
+@lab_app.command()
+def up(
+    spec: Path | None = SpecOpt,
+    replicas: int = ReplicasOpt,
+    run_dir: Path = RunDirOpt,
+    model_repository: Path | None = RepoOpt,
+    foreground: bool = typer.Option(False, "--foreground", help="run in this process until Ctrl-C/SIGTERM"),
+) -> None:
+    """Start the lab in the background and return once it is ready (`lab down` stops it)."""
+    stack, repository, _ = _stack_and_repository(spec, model_repository)
+    if foreground:
+        from tritonobs.lab.lab import Lab
+
+        daemon.serve(run_dir, lambda workdir: Lab(stack, workdir, replicas=replicas, model_repository=repository))
+        return
+    argv = ["lab", "up", "--replicas", str(replicas), "--run-dir", str(run_dir.resolve()),
+            "--model-repository", str(repository.resolve())]
+    if spec is not None:
+        argv += ["--spec", str(spec.resolve())]
+    with err.status(f"starting the lab ({replicas} replicas) in the background"):
+        state = daemon.start_detached(run_dir, argv)
+    lab = state["lab"]
+    out.print(_replica_table(state))
+    out.print(f"Prometheus: [bold]{lab['prometheus_url']}[/]   (daemon pid {state['pid']}, log {run_dir / daemon.LOG_FILE})")
+    out.print(f"check it:   tritonobs check-queries --lab --prometheus {lab['prometheus_url']}")
+    out.print(f"stop it:    tritonobs lab down --run-dir {run_dir}")
+
+
+@lab_app.command()
+def down(run_dir: Path = RunDirOpt, keep: bool = typer.Option(False, "--keep", help="keep the run directory")) -> None:
+    """Stop a lab started with `lab up`: every replica, Prometheus and shm file; then remove the run dir."""
+    if not run_dir.exists():
+        out.print(f"no lab in {run_dir}")
+        return
+    was_running = daemon.stop(run_dir)
+    if not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    out.print("lab stopped" if was_running else f"no lab was running in {run_dir}; cleaned up")
+
+
+@lab_app.command()
+def status(run_dir: Path = RunDirOpt) -> None:
+    """Is a lab running here? Its replicas, and whether Prometheus scrapes each of them (exit 1 if not up)."""
+    from tritonobs.prom.client import PrometheusClient
+
+    state = daemon.read_state(run_dir)
+    pid = daemon.running_pid(run_dir)
+    if not state or not pid or state.get("status") != "ready":
+        why = (state or {}).get("error") or (state or {}).get("status") or "no state"
+        raise CheckFailed(f"no lab running in {run_dir} ({why})")
+    lab = state["lab"]
+    out.print(_replica_table(state))
+    health = {t["labels"].get("pod", "?"): t["health"] for t in PrometheusClient(lab["prometheus_url"]).targets()}
+    out.print("scrape health: " + ", ".join(f"{p}={h}" for p, h in sorted(health.items())))
+    out.print(f"Prometheus: {lab['prometheus_url']} (daemon pid {pid})")
+
+
+@lab_app.command()
+def run(
+    spec: Path | None = SpecOpt,
+    replicas: int = ReplicasOpt,
+    model_repository: Path | None = RepoOpt,
+    duration: str = typer.Option("30s", "--duration", help="how long to drive load"),
+    model: str | None = typer.Option(None, "--model", help="model to load (default: the spec's first)"),
+    check: bool = typer.Option(True, "--check/--no-check", help="run check-queries under the load"),
+) -> None:
+    """The main job: bring the lab up, drive a short step load, show the signals per pod, tear down."""
+    from tritonobs.lab.run import run_lab
+
+    try:
+        seconds = duration_seconds(duration)
+    except ValueError as e:
+        raise UsageError(f"--duration: {e}") from None
+    stack, repository, spec_path = _stack_and_repository(spec, model_repository)
+    if model is not None and model not in stack.model_names:
+        raise UsageError(f"--model {model!r} is not in the spec (models: {', '.join(stack.model_names)})")
+    outcome = run_lab(stack, model_repository=repository, dashboards=_dashboards(spec_path) if check else [],
+                      replicas=replicas, duration=seconds, model=model, console=out)
+    failing = [c for c in outcome.checks if not c.ok]
+    if failing:
+        raise CheckFailed(f"{len(failing)} queries returned no usable data under lab load (listed above)")
+    if outcome.requests_ok == 0:
+        raise CheckFailed("no request succeeded during the lab run")
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lab_app, name="lab")

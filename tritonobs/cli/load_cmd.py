@@ -1,0 +1,178 @@
+"""`tritonobs load`: drive a Triton model with an open- or closed-loop load profile and record every request."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tritonobs.errors import ExternalError, UsageError
+from tritonobs.load.client import probe_targets
+from tritonobs.load.generator import DEFAULT_PROMPT, LoadGenerator, LoadPlan, Mode
+from tritonobs.load.plot import plot_run
+from tritonobs.load.profiles import PROFILE_KINDS, Profile, parse_duration, parse_profile
+from tritonobs.load.progress import show_progress
+from tritonobs.load.request import load_prompts, sampling_parameters
+from tritonobs.load.results import RunResult, Summary, write_run
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+PROFILE_HELP = (
+    "how the --rate/--concurrency value changes over time: "
+    "constant V (5) | step V0:V1:T1[:V2:T2...] (1:10:30s = 1, then 10 from 30 s) | "
+    "ramp V0:V1:T (0:20:2m) | sine MEAN:AMPLITUDE:PERIOD (5:4:60s) | "
+    "replay FILE.csv (a time_s,value trace, each value held until the next row). "
+    "Times take ms, s, m or h."
+)
+
+
+def _duration(option: str, text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise UsageError(f"{option}: {e}") from None
+
+
+def build_plan(
+    profile_kind: str,
+    rate: str | None,
+    concurrency: str | None,
+    duration: str,
+    max_requests: int | None,
+    seed: int,
+    drain: str,
+) -> LoadPlan:
+    """The CLI flags as a LoadPlan. Exactly one of --rate (open loop) and --concurrency (closed loop)."""
+    if (rate is None) == (concurrency is None):
+        raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
+    mode: Mode = "open" if rate is not None else "closed"
+    spec = rate if rate is not None else concurrency
+    assert spec is not None
+    profile: Profile = parse_profile(
+        profile_kind, spec, option="--rate" if mode == "open" else "--concurrency"
+    )
+    duration_s = _duration("--duration", duration)
+    if duration_s <= 0:
+        raise UsageError(f"--duration {duration}: must be more than 0")
+    if max_requests is not None and max_requests < 1:
+        raise UsageError(f"--max-requests {max_requests}: must be at least 1")
+    return LoadPlan(
+        mode=mode,
+        profile=profile,
+        duration_s=duration_s,
+        max_requests=max_requests,
+        seed=seed,
+        drain_s=_duration("--drain", drain),
+    )
+
+
+def summary_table(s: Summary) -> Table:
+    table = Table(title="load run", show_header=True)
+    for col in ("metric", "mean", "p50", "p95", "p99", "max"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+
+    def row(name: str, d: object, scale: float, fmt: str) -> None:
+        vals = [getattr(d, k) for k in ("mean", "p50", "p95", "p99", "max")]
+        table.add_row(name, *("-" if math.isnan(v) else format(v * scale, fmt) for v in vals))
+
+    row("time to first token (ms)", s.ttft_s, 1000, ".1f")
+    row("latency (ms)", s.latency_s, 1000, ".1f")
+    row("tokens/s per request", s.tokens_per_s, 1, ".1f")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def load(
+        url: list[str] = typer.Option(
+            ["localhost:8001"], "--url", "-u", help="Triton gRPC host:port; repeat for several replicas"
+        ),
+        model: str = typer.Option(..., "--model", "--model-name", help="model to load, e.g. llama2"),
+        profile: str = typer.Option(
+            "constant", "--profile", help=f"one of {', '.join(PROFILE_KINDS)}: {PROFILE_HELP}"
+        ),
+        rate: str | None = typer.Option(
+            None, "--rate", help="open loop: Poisson arrivals at this rate (requests/s), per --profile"
+        ),
+        concurrency: str | None = typer.Option(
+            None, "--concurrency", help="closed loop: requests kept in flight, per --profile"
+        ),
+        duration: str = typer.Option("60s", "--duration", help="send window, e.g. 60s or 5m"),
+        max_requests: int | None = typer.Option(
+            None, "--max-requests", help="stop sending after this many requests"
+        ),
+        connections: int = typer.Option(
+            2, "--connections", help="gRPC connections per URL (requests go round-robin)"
+        ),
+        seed: int = typer.Option(0, "--seed", help="seed of the Poisson arrivals (same seed, same schedule)"),
+        prompts: Path | None = typer.Option(
+            None, "--prompts", help="prompts file, one per line (default: a built-in prompt)"
+        ),
+        max_tokens: int | None = typer.Option(
+            None, "--max-tokens", help="max_tokens sent with each request (default 512)"
+        ),
+        drain: str = typer.Option(
+            "30s", "--drain", help="after the window, wait this long for requests in flight"
+        ),
+        out_path: Path | None = typer.Option(
+            None, "--out", "-o", help="per-request records: .csv, or .json with summary and in-flight samples"
+        ),
+        plot: Path | None = typer.Option(
+            None, "--plot", help="write a PNG of rates, latencies and in-flight requests"
+        ),
+    ) -> None:
+        """Drive load against Triton: open loop (--rate) or closed loop (--concurrency), shaped by --profile.
+
+        Examples: `--profile step --rate 1:10:30s --duration 60s` (1 request/s, 10/s from 30 s);
+        `--profile ramp --concurrency 1:16:2m --duration 3m`; `--profile replay --rate trace.csv`.
+        """
+        if connections < 1:
+            raise UsageError(f"--connections {connections}: must be at least 1")
+        plan = build_plan(profile, rate, concurrency, duration, max_requests, seed, drain)
+        prompt_list = load_prompts(prompts) if prompts is not None else None
+        result = asyncio.run(_run(url, model, plan, prompt_list, max_tokens, connections))
+        summary = result.summary()
+        out.print(summary_table(summary))
+        out.print(
+            f"{summary.requests} requests: {summary.ok} ok, {summary.failed} failed; "
+            f"{summary.completed_rps:.2f} ok/s over {summary.duration_s:.1f} s; {summary.tokens} tokens",
+            markup=False,
+        )
+        for message, count in list(summary.errors.items())[:5]:
+            out.print(f"  {count} x {message}", markup=False)
+        if out_path is not None:
+            write_run(result, out_path)
+            out.print(f"wrote {out_path}", markup=False)
+        if plot is not None:
+            plot_run(result, plot, plan.profile)
+            out.print(f"wrote {plot}", markup=False)
+        if summary.requests and summary.ok == 0:
+            first = next(iter(summary.errors), "")
+            raise ExternalError(", ".join(url), f"every request failed; first error: {first}")
+
+
+async def _run(
+    urls: list[str],
+    model: str,
+    plan: LoadPlan,
+    prompts: list[str] | None,
+    max_tokens: int | None,
+    connections: int,
+) -> RunResult:
+    await probe_targets(urls, model)
+    gen = LoadGenerator(
+        urls,
+        model,
+        plan,
+        prompts=prompts or (DEFAULT_PROMPT,),
+        sampling=sampling_parameters(max_tokens),
+        connections_per_target=connections,
+    )
+    run = asyncio.create_task(gen.run())
+    await show_progress(gen, run, err)
+    return await run

@@ -1,0 +1,74 @@
+"""Push the rendered dashboards to Grafana's HTTP API (grafana-client): find-or-create the folder, overwrite.
+
+For Grafanas that do not run the dashboard sidecar (or to see a change before the ConfigMaps roll out).
+The dashboard JSON is exactly what `tritonobs render` writes, so the uid — and every link to it — is the
+same whichever way a dashboard arrives. Credentials are passed in; nothing here prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grafana_client import GrafanaApi
+from grafana_client.client import GrafanaException, GrafanaUnauthorizedError
+
+from tritonobs.aws.secrets import Secret
+from tritonobs.errors import ExternalError
+from tritonobs.model import Stack, stable_uid
+from tritonobs.render import DashboardSource
+from tritonobs.render import dashboards as dash
+
+TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Pushed:
+    title: str
+    uid: str
+    url: str
+    version: int | None
+
+
+def folder_uid(stack: Stack, title: str) -> str:
+    return f"tobs-{stable_uid(stack.name, 'folder', title)}"
+
+
+def connect(url: str, *, token: Secret | None = None, user: str = "admin", password: Secret | None = None) -> GrafanaApi:
+    credential: Any = token.reveal() if token else (user, password.reveal()) if password else None
+    return GrafanaApi.from_url(url, credential=credential, timeout=TIMEOUT_SECONDS)
+
+
+def _external(url: str, e: GrafanaException) -> ExternalError:
+    if isinstance(e, GrafanaUnauthorizedError):
+        return ExternalError(url, "unauthorized: the Grafana credentials were rejected")
+    status = getattr(e, "status_code", 0)
+    if not status:
+        return ExternalError(url, f"unreachable: {str(getattr(e, 'message', e)).splitlines()[0]}")
+    return ExternalError(url, f"HTTP {status}: {getattr(e, 'message', e)}")
+
+
+def ensure_folder(api: GrafanaApi, stack: Stack, title: str) -> str:
+    for folder in api.folder.get_all_folders() or []:
+        if folder.get("title") == title:
+            return str(folder["uid"])
+    created = api.folder.create_folder(title, uid=folder_uid(stack, title))
+    return str(created["uid"])
+
+
+def push(api: GrafanaApi, url: str, stack: Stack, sources: Sequence[DashboardSource]) -> list[Pushed]:
+    title = stack.spec.monitoring.grafana.folder
+    out = []
+    try:
+        folder = ensure_folder(api, stack, title)
+        for source in sorted(sources, key=lambda s: s.slug):
+            model = dict(dash.build_json(stack, source))
+            model["id"] = None  # matched by uid; a stale numeric id would make Grafana refuse the save
+            answer = api.dashboard.update_dashboard(
+                {"dashboard": model, "folderUid": folder, "overwrite": True, "message": "tritonobs grafana push"}
+            )
+            out.append(Pushed(str(model.get("title")), str(answer.get("uid")), str(answer.get("url")), answer.get("version")))
+    except GrafanaException as e:
+        raise _external(url, e) from None
+    return out

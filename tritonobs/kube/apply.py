@@ -1,0 +1,153 @@
+"""The server-side-apply engine: ordered apply, outcome per object, dry-run diff, label-scoped prune.
+
+Outcomes are decided by comparing the object before and after: an apply that changes nothing leaves the
+resourceVersion alone (the API server skips no-op writes), so a second apply reports every object
+unchanged. Prune only ever deletes objects carrying BOTH ownership labels of this stack that the current
+spec no longer renders; the server-side label selector is double-checked client-side.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import yaml
+
+from tritonobs.kube import errors, kinds
+from tritonobs.kube.client import JsonObj, Kube
+from tritonobs.model import Stack
+
+Outcome = Literal["created", "configured", "unchanged"]
+
+# Dependency order: what scrapes and records first, what reads the metrics (HPA/KEDA) last.
+_RANK = {
+    kinds.SERVICE_MONITOR.kind: 0,
+    kinds.PROMETHEUS_RULE.kind: 1,
+    kinds.CONFIG_MAP.kind: 2,
+    kinds.HPA.kind: 3,
+    kinds.SCALED_OBJECT.kind: 3,
+}
+# Server-populated metadata: never part of what we compare or show in a diff.
+_VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass(frozen=True)
+class Applied:
+    ref: str  # "Kind namespace/name"
+    outcome: Outcome
+    diff: str = ""  # unified diff live -> would-be, filled on dry runs
+
+
+def ordered(objects: Iterable[JsonObj]) -> list[JsonObj]:
+    return sorted(objects, key=lambda o: _RANK.get(str(o.get("kind")), 2))
+
+
+def check_labels(stack: Stack, objects: Iterable[JsonObj]) -> None:
+    """Every object we send must carry both ownership labels, or a later prune could never find it."""
+    for obj in objects:
+        if not kinds.owned_by(obj, stack):
+            raise errors.UnlabelledObject(
+                f"{kinds.ref(obj)}: rendered without the labels {kinds.selector(stack)} (a renderer bug; nothing applied)"
+            )
+
+
+def normalized(obj: JsonObj | None) -> JsonObj:
+    """The object as the user thinks of it: no server bookkeeping, no status."""
+    if not obj:
+        return {}
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for key in _VOLATILE_META:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    annotations.pop(_LAST_APPLIED, None)
+    if "annotations" in meta and not annotations:
+        meta.pop("annotations")
+    return out
+
+
+def diff(ref: str, live: JsonObj | None, wanted: JsonObj) -> str:
+    def text(o: JsonObj) -> list[str]:
+        return yaml.safe_dump(o, sort_keys=True, default_flow_style=False, width=100).splitlines(keepends=True) if o else []
+
+    return "".join(
+        difflib.unified_diff(
+            text(normalized(live)),
+            text(normalized(wanted)),
+            fromfile=f"{ref} (live)" if live else "/dev/null",
+            tofile=f"{ref} (after apply)",
+        )
+    )
+
+
+def _outcome(live: JsonObj | None, result: JsonObj, dry_run: bool) -> Outcome:
+    if live is None:
+        return "created"
+    before = (live.get("metadata") or {}).get("resourceVersion")
+    after = (result.get("metadata") or {}).get("resourceVersion")
+    if not dry_run and before and after:
+        return "unchanged" if before == after else "configured"
+    # Dry runs (and servers without resourceVersions) are judged on content.
+    return "unchanged" if normalized(live) == normalized(result) else "configured"
+
+
+def apply_one(kube: Kube, obj: JsonObj, *, dry_run: bool, force: bool) -> Applied:
+    kind = kinds.kind_of(obj)
+    meta = obj["metadata"]
+    ref = kinds.ref(obj)
+    live = kube.get(kind, meta["name"], meta.get("namespace"))
+    try:
+        result = kube.apply(kind, obj, dry_run=dry_run, force=force)
+    except errors.Conflict as e:
+        raise errors.ApplyConflict(
+            f"{ref}: {e.api_message} — another field manager owns these fields; "
+            "re-run with --force-conflicts to take them over"
+        ) from None
+    except errors.ApiError as e:
+        raise type(e)(e.endpoint, e.status, e.reason, f"{ref}: {e.api_message}") from None
+    outcome = _outcome(live, result, dry_run)
+    return Applied(ref, outcome, diff(ref, live, result) if dry_run and outcome != "unchanged" else "")
+
+
+def apply_all(
+    kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool = False, force: bool = False
+) -> list[Applied]:
+    check_labels(stack, objects)
+    return [apply_one(kube, obj, dry_run=dry_run, force=force) for obj in ordered(objects)]
+
+
+def _key(kind: kinds.Kind, namespace: str | None, name: str) -> tuple[str, str, str, str]:
+    return (kind.api_version, kind.kind, namespace or "", name)
+
+
+def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool = False) -> list[str]:
+    """Delete what this stack owns but no longer renders. Returns the refs deleted (or that would be)."""
+    rendered = set()
+    for obj in objects:
+        meta = obj["metadata"]
+        rendered.add(_key(kinds.kind_of(obj), meta.get("namespace"), meta["name"]))
+    pruned: list[str] = []
+    # Scalers first, the things they read last: the reverse of the apply order.
+    for kind in sorted(kinds.MANAGED, key=lambda k: -_RANK[k.kind]):
+        if not kube.served(kind):
+            continue  # e.g. no KEDA installed: nothing of that kind can exist
+        for namespace in kinds.namespaces(stack, objects):
+            for item in kube.list(kind, namespace, label_selector=kinds.selector(stack)):
+                meta = item.get("metadata") or {}
+                if not kinds.owned_by(item, stack):
+                    continue
+                if _key(kind, meta.get("namespace") or namespace, meta["name"]) in rendered:
+                    continue
+                kube.delete(kind, meta["name"], namespace, dry_run=dry_run)
+                pruned.append(f"{kind.kind} {namespace}/{meta['name']}")
+    return pruned
+
+
+def summary(results: Sequence[Applied], pruned: Sequence[str]) -> dict[str, Any]:
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("created", "configured", "unchanged")}
+    return {**counts, "pruned": len(pruned), "objects": len(results)}

@@ -1,0 +1,47 @@
+"""Typed errors of the Kubernetes edge. Each maps to one line and an exit code in the CLI."""
+
+from __future__ import annotations
+
+from tritonobs.errors import CheckFailed, ExternalError
+
+
+class ApiError(ExternalError):
+    """The API server answered with an error status we did not expect (exit 3, endpoint named)."""
+
+    def __init__(self, endpoint: str, status: int, reason: str, message: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.api_message = message
+        super().__init__(endpoint, f"HTTP {status} {reason}: {message}")
+
+
+class Unauthorized(ApiError):
+    """401: the credentials were rejected (expired token, wrong cluster, no access entry)."""
+
+
+class Forbidden(ApiError):
+    """403: authenticated but RBAC denies the verb; `tritonobs rbac` renders what is needed."""
+
+
+class NotFound(ApiError):
+    """404: the object (or the resource type itself) does not exist."""
+
+
+class Conflict(ApiError):
+    """409: a server-side apply conflict (another field manager owns a field we set)."""
+
+
+class Invalid(ApiError):
+    """422/400: the server rejected an object as invalid."""
+
+
+class ApplyConflict(CheckFailed):
+    """Another manager owns fields we set: re-run with --force-conflicts to take them over."""
+
+
+class PreflightFailed(CheckFailed):
+    """The cluster is reachable but not ready for the stack (missing Deployment, CRD, metrics API)."""
+
+
+class UnlabelledObject(CheckFailed):
+    """A rendered object lacks our ownership labels: prune could never find it again, so refuse."""

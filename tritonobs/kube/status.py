@@ -1,0 +1,143 @@
+"""Collect the one-screen status of a stack: pods, models, HPA, GPU nodes, firing alerts.
+
+Each part is collected on its own and fails on its own: an unreachable Prometheus or Triton pod is reported
+in its section. Only an unreachable cluster stops everything (ExternalError, exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from tritonobs.errors import TritonobsError
+from tritonobs.kube import custom_metrics, hpa, kinds
+from tritonobs.kube.client import JsonObj, Kube
+from tritonobs.model import Stack
+
+HTTP_TIMEOUT = 3.0
+Section = dict[str, Any]
+HttpGet = Callable[[str], tuple[int, bytes]]
+
+
+class Unreachable(Exception):
+    pass
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    """GET with a short timeout; HTTP error statuses are answers, connection failures are Unreachable."""
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310 (URLs come from the spec/flags)
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise Unreachable(f"{url}: unreachable ({reason})") from None
+
+
+def _ready(obj: JsonObj) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or []
+    )
+
+
+def pods(kube: Kube, stack: Stack) -> Section:
+    items = kube.list(kinds.POD, stack.namespace, label_selector=custom_metrics.pod_selector(stack))
+    rows = [
+        {
+            "name": p["metadata"]["name"],
+            "ready": _ready(p),
+            "ip": (p.get("status") or {}).get("podIP"),
+            "node": (p.get("spec") or {}).get("nodeName"),
+            "phase": (p.get("status") or {}).get("phase"),
+        }
+        for p in items
+        if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    ]
+    rows.sort(key=lambda r: r["name"])
+    return {"ready": sum(r["ready"] for r in rows), "total": len(rows), "items": rows}
+
+
+def models(stack: Stack, pod_section: Section, triton_url: str | None, get: HttpGet = http_get) -> Section:
+    """Per model, how many Triton endpoints say `/v2/models/<m>/ready` is 200."""
+    if triton_url:
+        endpoints = [triton_url.rstrip("/")]
+    else:
+        port = stack.spec.triton.http_port
+        endpoints = [f"http://{p['ip']}:{port}" for p in pod_section.get("items", []) if p.get("ip") and p["ready"]]
+    result: dict[str, dict[str, int]] = {m: {"ready": 0, "checked": 0} for m in stack.model_names}
+    unreachable: list[str] = []
+    for base in endpoints:
+        for m in stack.model_names:
+            try:
+                status, _ = get(f"{base}/v2/models/{urllib.parse.quote(m)}/ready")
+            except Unreachable as e:
+                unreachable.append(str(e))
+                break  # one failure per endpoint is enough to report it
+            result[m]["checked"] += 1
+            result[m]["ready"] += status == 200
+    return {"source": triton_url or "pod IPs", "endpoints": len(endpoints), "models": result, "unreachable": unreachable}
+
+
+def nodes(kube: Kube, stack: Stack) -> Section:
+    pool = stack.spec.gpu_pool
+    sel = ",".join(f"{k}={v}" for k, v in sorted(pool.node_selector.items()))
+    items = kube.list(kinds.NODE, label_selector=sel)
+    types: dict[str, int] = {}
+    for n in items:
+        t = ((n.get("metadata") or {}).get("labels") or {}).get("node.kubernetes.io/instance-type", "?")
+        types[t] = types.get(t, 0) + 1
+    return {"selector": sel, "ready": sum(_ready(n) for n in items), "total": len(items), "instance_types": types}
+
+
+def alerts(prometheus_url: str, get: HttpGet = http_get) -> Section:
+    url = prometheus_url.rstrip("/") + "/api/v1/alerts"
+    status, body = get(url)
+    if status != 200:
+        raise Unreachable(f"{url}: HTTP {status}")
+    try:
+        data = json.loads(body)["data"]["alerts"]
+    except (ValueError, KeyError, TypeError):
+        raise Unreachable(f"{url}: not a Prometheus alerts answer") from None
+    firing = [
+        {
+            "alertname": a.get("labels", {}).get("alertname"),
+            "severity": a.get("labels", {}).get("severity"),
+            "namespace": a.get("labels", {}).get("namespace"),
+            "since": a.get("activeAt"),
+            "summary": (a.get("annotations") or {}).get("summary"),
+        }
+        for a in data
+        if a.get("state") == "firing"
+    ]
+    firing.sort(key=lambda a: (str(a["alertname"]), str(a["namespace"])))
+    return {"url": prometheus_url, "firing": firing}
+
+
+def _guard(fn: Callable[[], Section]) -> Section:
+    try:
+        return fn()
+    except (TritonobsError, Unreachable) as e:
+        return {"error": str(e)}
+
+
+def collect(
+    kube: Kube, stack: Stack, *, triton_url: str | None, prometheus_url: str, get: HttpGet = http_get
+) -> dict[str, Any]:
+    kube.version()  # the cluster itself unreachable: ExternalError, exit 3
+    pod_section = _guard(lambda: pods(kube, stack))
+    return {
+        "stack": stack.name,
+        "cluster": kube.endpoint,
+        "namespace": stack.namespace,
+        "deployment": stack.spec.triton.deployment,
+        "pods": pod_section,
+        "models": _guard(lambda: models(stack, pod_section, triton_url, get)),
+        "hpa": _guard(lambda: hpa.read(kube, stack).to_json()),
+        "nodes": _guard(lambda: nodes(kube, stack)),
+        "alerts": _guard(lambda: alerts(prometheus_url, get)),
+    }

@@ -1,0 +1,242 @@
+"""The lab's autoscaling loop: the HPA engine reading the rendered adapter rule, actuating through the g5 pool
+model onto real Triton replicas.
+
+Every sync period (15 s divided by the time factor) it does what kube-controller-manager and
+prometheus-adapter do together: expand the adapter rule's metricsQuery for the current pods exactly as the
+adapter would (`queries.expand_adapter`), read one value per pod from the lab Prometheus (pods without a
+value are missing, as the HPA treats them), and run one sync of the faithful HPA engine on the HPA we render.
+The engine runs on a virtual clock (lab seconds x factor), so the spec's behavior (windows, policy periods)
+is time-scaled together with everything else. Its decision sets the pool's replicas; the pool model says
+when a pod's container starts (start a real replica) and when a pod must go (drain, then stop it).
+
+New requests only go to Ready, non-draining replicas: `on_targets` is called whenever that set changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tritonobs.errors import ExternalError
+from tritonobs.hpa import Decision, HpaController, PodsReading, parse_hpa
+from tritonobs.hpa.replicas import Pod as HpaPod
+from tritonobs.lab.lab import Lab
+from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
+from tritonobs.model import Stack
+from tritonobs.prom.client import PrometheusClient, QueryError
+from tritonobs.render.hpa import hpa as render_hpa
+from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.verify import measures
+from tritonobs.verify.timeline import Timeline
+
+SYNC_PERIOD_S = 15.0  # --horizontal-pod-autoscaler-sync-period
+TERMINATION_GRACE_S = 30.0  # a pod's default terminationGracePeriodSeconds: the drain bound
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    signal: float | None
+    desired: int
+    replicas: int
+    ready: int
+    nodes: int
+
+
+class LabAutoscaler:
+    def __init__(
+        self,
+        lab: Lab,
+        stack: Stack,
+        timeline: Timeline,
+        *,
+        time_factor: float,
+        t0: float,
+        clock: Callable[[], float] = time.monotonic,
+        tick_s: float = 0.1,
+    ) -> None:
+        self.lab = lab
+        self.stack = stack
+        self.tl = timeline
+        self.factor = time_factor
+        self.t0 = t0
+        self.clock = clock
+        self.tick_s = tick_s
+        self.controller = HpaController(parse_hpa(to_yaml(render_hpa(stack)), file="rendered hpa"))
+        pool = stack.spec.gpu_pool
+        self.pool = PoolModel(
+            PoolTiming.from_spec(pool, time_factor), pool.gpus_per_node, pool.gpus_per_pod,
+            pod_prefix=f"{stack.spec.triton.deployment}-lab", node_prefix="g5-lab",
+        )
+        self.prom = PrometheusClient(lab.prometheus_url, timeout=5.0)
+        self.decision: Decision | None = None
+        self.on_targets: Callable[[list[str]], None] | None = None
+        self.inflight: Callable[[str], int] = lambda url: 0
+        self.error: BaseException | None = None
+        self._urls: dict[str, str] = {}  # pod -> gRPC URL of its replica
+        self._starting: dict[str, asyncio.Task[None]] = {}
+        self._draining: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._targets: list[str] = []
+        self._flushed = 0
+        self._desired: int | None = None
+        self._conditions: dict[str, tuple[bool, str]] = {}
+
+    @property
+    def sync_period(self) -> float:
+        return SYNC_PERIOD_S / self.factor
+
+    def now(self) -> float:
+        return self.clock() - self.t0
+
+    # --- lifecycle ---
+    async def warm(self, replicas: int, timeout: float = 60.0) -> None:
+        """Place `replicas` pods on Ready nodes and wait until their replicas are Ready."""
+        self._perform(self.pool.warm(self.now(), replicas))
+        deadline = self.clock() + timeout
+        while self.pool.ready_replicas < replicas:
+            if self.clock() > deadline:
+                raise ExternalError(self.lab.prometheus_url, f"lab replicas not ready after {timeout:.0f}s")
+            await self.tick()
+            await asyncio.sleep(self.tick_s)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sync the HPA every period and advance the pool every tick, until `stop` is set."""
+        next_sync = self.now()
+        while not stop.is_set():
+            if self.now() >= next_sync:
+                await self.sync()
+                next_sync += self.sync_period
+            await self.tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.tick_s)
+
+    async def close(self) -> None:
+        """Wait for replica starts/drains in flight (the Lab stops whatever is left on exit)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._flush_events()
+
+    # --- one HPA sync ---
+    async def sync(self) -> Decision:
+        pods = self.pool.pod_names()
+        readings = []
+        for use in self.stack.signals:
+            values = await asyncio.to_thread(self._read, measures.adapter_query(self.stack, use, pods), pods)
+            readings.append(None if values is None else PodsReading.of(values))
+        now = self.now()
+        decision = self.controller.sync(now * self.factor, self.pool.replicas, readings, pods=self._hpa_pods())
+        self.decision = decision
+        if decision.replicas != self._desired:
+            self.tl.event(now, "scale_decision", self.stack.hpa_name, decision.reason, decision.replicas)
+            self._desired = decision.replicas
+        if decision.scaled:
+            self.tl.event(now, "hpa_scale", self.stack.hpa_name, f"{decision.current} -> {decision.replicas}",
+                          decision.replicas)
+            self._perform(self.pool.set_replicas(now, decision.replicas))
+        for c in decision.conditions:
+            if self._conditions.get(c.type) != (c.status, c.reason):
+                self._conditions[c.type] = (c.status, c.reason)
+                self.tl.event(now, "hpa_condition", c.type, f"{c.status} {c.reason}: {c.message}")
+        return decision
+
+    def _read(self, expr: str, pods: list[str]) -> dict[str, float] | None:
+        """{pod: value} as prometheus-adapter would serve it; None when Prometheus fails (no metric)."""
+        try:
+            samples = self.prom.query(expr)
+        except (QueryError, ExternalError):
+            return None
+        wanted = set(pods)
+        # NaN/Inf cannot become a quantity: the adapter drops those pods, the HPA sees them as missing.
+        return {
+            s.labels["pod"]: s.value
+            for s in samples
+            if s.labels.get("pod") in wanted and math.isfinite(s.value)
+        }
+
+    def _hpa_pods(self) -> list[HpaPod]:
+        out = []
+        for name in self.pool.pod_names():
+            p = self.pool.pods[name]
+            # Until its container starts (node launch, image pull) a pod is Pending to the HPA.
+            out.append(HpaPod(name, "Running" if p.started_at is not None else "Pending", p.ready_at is not None))
+        return out
+
+    # --- the pool and the replicas ---
+    async def tick(self) -> None:
+        self._perform(self.pool.advance(self.now()))
+        self._flush_events()
+        self._update_targets()
+        if self.error is not None:
+            raise self.error
+
+    def _perform(self, actions: list[StartReplica | DrainReplica]) -> None:
+        for action in actions:
+            if isinstance(action, StartReplica):
+                task = asyncio.create_task(self._start(action.pod))
+                self._starting[action.pod] = task
+            else:
+                task = asyncio.create_task(self._drain(action.pod))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, pod: str) -> None:
+        try:
+            replica = await asyncio.to_thread(self.lab.add_replica, pod)
+        except Exception as e:  # noqa: BLE001 (handed to the loop, which re-raises it)
+            self.error = e
+            return
+        self._urls[pod] = replica.grpc_url
+        self.pool.replica_ready(pod, self.now())
+
+    async def _drain(self, pod: str) -> None:
+        """Stop routing to the pod, wait (bounded) for its requests, then stop the replica."""
+        self._draining.add(pod)
+        self._update_targets()
+        starting = self._starting.get(pod)
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)
+        deadline = self.now() + TERMINATION_GRACE_S / self.factor
+        url = self._urls.get(pod)
+        while url is not None and self.inflight(url) > 0 and self.now() < deadline:
+            await asyncio.sleep(self.tick_s)
+        if url is not None:
+            left = max(0.0, deadline - self.now())
+            try:
+                await asyncio.to_thread(self.lab.remove_replica, pod, drain=True, drain_timeout=left)
+            except Exception as e:  # noqa: BLE001
+                self.error = e
+                return
+        self._urls.pop(pod, None)
+        self.pool.replica_stopped(pod, self.now())
+
+    def ready_urls(self) -> list[str]:
+        return [self._urls[p] for p in self.pool.ready_pod_names() if p in self._urls and p not in self._draining]
+
+    def _update_targets(self) -> None:
+        urls = self.ready_urls()
+        if urls and urls != self._targets:
+            self._targets = urls
+            if self.on_targets is not None:
+                self.on_targets(urls)
+
+    def _flush_events(self) -> None:
+        new = self.pool.events[self._flushed :]
+        self._flushed = len(self.pool.events)
+        self.tl.events.extend(new)
+
+    def snapshot(self) -> Snapshot:
+        d = self.decision
+        signal = d.metrics[0].current_milli / 1000 if d is not None and d.metrics else None
+        return Snapshot(
+            signal,
+            d.replicas if d is not None else self.pool.replicas,
+            self.pool.replicas,
+            self.pool.ready_replicas,
+            self.pool.ready_nodes,
+        )

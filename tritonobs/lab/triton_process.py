@@ -1,0 +1,239 @@
+"""Start, wait for, and stop one real tritonserver replica (the 2.51 binary in the nvidia-pytriton wheel).
+
+    with TritonProcess(repository, ["llama2"]) as triton:     # free loopback ports, waits for Ready
+        client = grpcclient.InferenceServerClient(triton.grpc_target)
+        ...                                                  # stopped on exit, even on failure
+
+The recipe (FACTS.md): run the binary in place (its RPATH finds the bundled libraries); give it a
+private backends folder holding the Python backend plus the stub for this interpreter's version, with
+LD_LIBRARY_PATH pointing at the bundled libraries the copied backend can no longer find by RPATH; put
+this interpreter's bin folder first on PATH (the stub ignores PYTHONPATH); explicit model control;
+every listener on 127.0.0.1. Each replica gets its own shared-memory prefix, so what a crash leaves in
+/dev/shm is found and removed by prefix, never touching another replica's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from tritonobs.errors import ExternalError, UsageError
+from tritonobs.lab.procs import LOOPBACK, SHM_DIR, TRITON_SHM_PREFIX, free_port, group_pids, spawn, stop_group
+
+# urllib would honour http_proxy for loopback; readiness probes must go straight to the replica.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class TritonPorts:
+    http: int
+    grpc: int
+    metrics: int
+
+    @classmethod
+    def free(cls) -> TritonPorts:
+        ports: set[int] = set()
+        while len(ports) < 3:
+            ports.add(free_port())
+        http, grpc, metrics = sorted(ports)
+        return cls(http, grpc, metrics)
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    """Where the wheel keeps the server, the Python backend, the stubs and the bundled libraries."""
+
+    server: Path
+    python_backend: Path  # folder with libtriton_python.so and triton_python_backend_utils.py
+    stub: Path  # triton_python_backend_stub built for this interpreter's Python version
+    libs: Path
+
+    @classmethod
+    def find(cls) -> TritonInstall:
+        spec = importlib.util.find_spec("pytriton")
+        if spec is None or not spec.submodule_search_locations:
+            raise UsageError("tritonserver not found: install the lab extra (pip install 'tritonobs[lab]')")
+        root = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        install = cls(
+            server=root / "bin" / "tritonserver",
+            python_backend=root / "backends" / "python",
+            stub=root / "python_backend_stubs" / version / "triton_python_backend_stub",
+            libs=root.parent.parent / "nvidia_pytriton.libs",
+        )
+        for path in (install.server, install.python_backend, install.stub, install.libs):
+            if not path.exists():
+                raise UsageError(f"incomplete nvidia-pytriton install (Python {version}): {path} is missing")
+        return install
+
+
+class TritonProcess:
+    """One tritonserver replica serving `models` from `repository`, reachable on loopback only."""
+
+    def __init__(
+        self,
+        repository: Path,
+        models: Sequence[str],
+        *,
+        ports: TritonPorts | None = None,
+        workdir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        ready_timeout: float = 60.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        """`workdir` keeps the private backends folder and `triton.log`; by default a temporary folder
+        removed by stop(). `env` adds variables (e.g. the one named by hf_token_env); never logged."""
+        self.repository = Path(repository).resolve()
+        self.models = list(models)
+        self.ports = ports or TritonPorts.free()
+        self.ready_timeout = ready_timeout
+        self.extra_args = list(extra_args)
+        self._env = dict(env or {})
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tritonobs-triton-"))
+        self.log_path = self.workdir / "triton.log"
+        # Unique per live replica (the HTTP port is ours while it runs) and still under the python
+        # backend's usual prefix, so generic leftover checks (lab.procs.shm_regions) find it too.
+        self.shm_prefix = f"{TRITON_SHM_PREFIX}tobs{os.getpid()}_{self.ports.http}_"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # --- addresses ---
+    @property
+    def http_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.ports.http}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{LOOPBACK}:{self.ports.grpc}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.ports.metrics}/metrics"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # --- lifecycle ---
+    def command(self, install: TritonInstall, backends: Path) -> list[str]:
+        return [
+            str(install.server),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={backends}",
+            "--model-control-mode=explicit",
+            *(f"--load-model={m}" for m in self.models),
+            f"--http-address={LOOPBACK}",
+            f"--http-port={self.ports.http}",
+            f"--grpc-address={LOOPBACK}",
+            f"--grpc-port={self.ports.grpc}",
+            f"--metrics-address={LOOPBACK}",
+            f"--metrics-port={self.ports.metrics}",
+            "--allow-gpu-metrics=false",
+            "--exit-timeout-secs=5",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
+            *self.extra_args,
+        ]
+
+    def start(self) -> TritonProcess:
+        """Launch and wait until the server and every model are ready. Raises ExternalError (exit 3)
+        naming the endpoint, with the end of the server log, if it dies or times out; cleans up."""
+        install = TritonInstall.find()
+        backends = self.workdir / "backends"
+        private = backends / "python"
+        private.mkdir(parents=True, exist_ok=True)
+        for item in install.python_backend.iterdir():
+            if item.is_file():
+                shutil.copy2(item, private / item.name)
+        shutil.copy2(install.stub, private / install.stub.name)
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in (str(install.libs), env.get("LD_LIBRARY_PATH")) if p
+        )
+        env.update(self._env)
+        self._proc = spawn(self.command(install, backends), self.log_path, env)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        paths = ["/v2/health/ready", *(f"/v2/models/{m}/ready" for m in self.models)]
+        deadline = time.monotonic() + self.ready_timeout
+        while paths:
+            assert self._proc is not None
+            code = self._proc.poll()
+            if code is not None:
+                raise ExternalError(
+                    f"tritonserver {self.http_url}",
+                    f"exited with code {code} before ready: {self.log_tail()}",
+                )
+            if time.monotonic() > deadline:
+                raise ExternalError(
+                    f"tritonserver {self.http_url}{paths[0]}",
+                    f"not ready after {self.ready_timeout:g}s: {self.log_tail()}",
+                )
+            if self._ok(paths[0]):
+                paths.pop(0)
+            else:
+                time.sleep(0.1)
+
+    def _ok(self, path: str) -> bool:
+        try:
+            with _DIRECT.open(self.http_url + path, timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the process group (Triton unloads models and finalizes stubs; stubs themselves ignore
+        SIGTERM), SIGKILL whatever is left after `timeout`, then remove this replica's shm files."""
+        if self._proc is not None:
+            stop_group(self._proc, timeout=timeout)
+            self._proc = None
+        for leftover in self.leftover_shm():
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def leftover_shm(self) -> list[Path]:
+        return sorted(SHM_DIR.glob(self.shm_prefix + "*"))
+
+    def processes(self) -> list[int]:
+        """Live pids of this replica: the server and its Python backend stubs (one process group)."""
+        return group_pids(self._proc.pid) if self._proc else []
+
+    def log_tail(self, lines: int = 8) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return (
+            " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip()) or "(empty log)"
+        )
+
+    def __enter__(self) -> TritonProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,67 @@
+"""What one LLM request to the seed's Triton models looks like: prompt template, sampling, input tensors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+
+from tritonobs.errors import UsageError
+
+# The seed client's Llama-2 chat wrapper, byte for byte.
+SYSTEM_PROMPT = "<<SYS>>\nKeep short answers of no more than 100 sentences.\n<</SYS>>\n\n"
+PROMPT_TEMPLATE = "<s>[INST]" + SYSTEM_PROMPT + "{prompt}[/INST]"
+
+# The seed's sampling parameters; temperature and top_p are strings there, and stay strings here.
+SAMPLING_PARAMETERS: dict[str, Any] = {"temperature": "0.01", "top_p": "1.0", "top_k": 20, "max_tokens": 512}
+
+TEXT_OUTPUT = "TEXT"
+# vllm_backend's optional per-response token count (the delta since the previous response).
+TOKEN_COUNT_OUTPUT = "num_output_tokens"
+
+
+def wrap_prompt(prompt: str) -> str:
+    return PROMPT_TEMPLATE.format(prompt=prompt)
+
+
+def sampling_parameters(max_tokens: int | None = None, **extra: Any) -> dict[str, Any]:
+    params = dict(SAMPLING_PARAMETERS)
+    if max_tokens is not None:
+        params["max_tokens"] = max_tokens
+    params.update(extra)
+    return params
+
+
+def load_prompts(path: Path) -> list[str]:
+    """One prompt per line; blank lines are skipped, the line break is not part of the prompt."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise UsageError(
+            f"cannot read the prompts file: {e.strerror or e}; pass --input-prompts FILE", file=str(path)
+        ) from None
+    prompts = [line.strip() for line in lines if line.strip()]
+    if not prompts:
+        raise UsageError("the prompts file has no prompts: write one prompt per line", file=str(path), line=1)
+    return prompts
+
+
+def build_inputs(
+    wrapped_prompt: str, sampling: Mapping[str, Any], stream: bool = True
+) -> list[grpcclient.InferInput]:
+    """PROMPT (BYTES [1]), STREAM (BOOL [1]), SAMPLING_PARAMETERS (BYTES [1], JSON) as in the seed's config.pbtxt.
+
+    The tensors hold serialised bytes and are only read when a request is built, so the same list can be
+    reused for many requests of the same prompt (the load generator does, to keep client CPU low).
+    """
+    prompt = grpcclient.InferInput("PROMPT", [1], "BYTES")
+    prompt.set_data_from_numpy(np.array([wrapped_prompt.encode("utf-8")], dtype=np.object_))
+    stream_flag = grpcclient.InferInput("STREAM", [1], "BOOL")
+    stream_flag.set_data_from_numpy(np.array([stream], dtype=bool))
+    params = grpcclient.InferInput("SAMPLING_PARAMETERS", [1], "BYTES")
+    params.set_data_from_numpy(np.array([json.dumps(dict(sampling)).encode("utf-8")], dtype=np.object_))
+    return [prompt, stream_flag, params]

@@ -1,0 +1,155 @@
+"""A small client for the Prometheus HTTP API (v1): instant and range queries, series, targets, reload.
+
+This is an edge module: the only place tritonobs talks HTTP to Prometheus. A server that cannot be reached
+(or answers something that is not the Prometheus API) raises `ExternalError` naming the URL (exit 3); a query
+Prometheus rejects raises `QueryError`, which callers report per query instead of aborting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tritonobs.errors import ExternalError
+
+
+class QueryError(Exception):
+    """Prometheus answered, but refused the query (bad PromQL, too many points, timeout)."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        self.error_type = error_type
+        super().__init__(f"{error_type}: {message}" if error_type else message)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One element of an instant vector (or the single value of a scalar, with no labels)."""
+
+    labels: Mapping[str, str]
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class RangeSeries:
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]  # (unix seconds, value)
+
+    def values(self) -> list[float]:
+        return [v for _, v in self.points]
+
+
+def _float(text: str) -> float:
+    # Prometheus encodes values as strings, including "NaN", "+Inf" and "-Inf".
+    return float(text)
+
+
+class PrometheusClient:
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    # --- transport ---
+    def _request(self, path: str, params: Sequence[tuple[str, str]] = (), method: str = "GET") -> Any:
+        endpoint = f"{self.url}{path}"
+        body: bytes | None = None
+        url = endpoint
+        if method == "POST":
+            # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
+            body = urllib.parse.urlencode(list(params)).encode()
+        elif params:
+            url = f"{endpoint}?{urllib.parse.urlencode(list(params))}"
+        req = urllib.request.Request(url, data=body, method=method)
+        if body is not None:
+            req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
+            raw = e.read()
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                raise ExternalError(self.url, f"HTTP {e.code} from {path} (is this a Prometheus server?)") from None
+            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {e.code}"))) from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ExternalError(self.url, f"Prometheus unreachable ({reason})") from None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise ExternalError(self.url, f"{path} did not answer JSON (is this a Prometheus server?)") from None
+        if not isinstance(doc, dict) or doc.get("status") != "success":
+            err = doc.get("error", "unknown error") if isinstance(doc, dict) else "unexpected answer"
+            raise QueryError(str(doc.get("errorType", "")) if isinstance(doc, dict) else "", str(err))
+        return doc.get("data")
+
+    # --- health ---
+    def ready(self) -> bool:
+        """True when /-/ready answers 200 (TSDB loaded, rules loaded); False when not yet (never raises)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=min(self.timeout, 2.0)) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def reload(self) -> None:
+        """Ask Prometheus to re-read its config and rule files (needs --web.enable-lifecycle)."""
+        req = urllib.request.Request(f"{self.url}/-/reload", data=b"", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout):
+                pass
+        except (urllib.error.URLError, OSError) as e:
+            raise ExternalError(self.url, f"reload failed ({getattr(e, 'reason', e)})") from None
+
+    # --- queries ---
+    def query(self, expr: str, at: float | None = None) -> list[Sample]:
+        params = [("query", expr)]
+        if at is not None:
+            params.append(("time", f"{at:.3f}"))
+        data = self._request("/api/v1/query", params, method="POST")
+        kind, result = data.get("resultType"), data.get("result")
+        if kind == "vector":
+            return [
+                Sample(dict(r.get("metric", {})), _float(r["value"][1]), float(r["value"][0])) for r in result
+            ]
+        if kind == "scalar":
+            return [Sample({}, _float(result[1]), float(result[0]))]
+        raise QueryError("bad_data", f"expected an instant vector, got {kind}")
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[RangeSeries]:
+        params = [("query", expr), ("start", f"{start:.3f}"), ("end", f"{end:.3f}"), ("step", f"{step:g}")]
+        data = self._request("/api/v1/query_range", params, method="POST")
+        if data.get("resultType") != "matrix":
+            raise QueryError("bad_data", f"expected a range vector, got {data.get('resultType')}")
+        return [
+            RangeSeries(dict(r.get("metric", {})), tuple((float(t), _float(v)) for t, v in r.get("values", [])))
+            for r in data.get("result", [])
+        ]
+
+    def series(self, match: str, start: float | None = None, end: float | None = None) -> list[dict[str, str]]:
+        params = [("match[]", match)]
+        if start is not None:
+            params.append(("start", f"{start:.3f}"))
+        if end is not None:
+            params.append(("end", f"{end:.3f}"))
+        return list(self._request("/api/v1/series", params, method="POST"))
+
+    def targets(self) -> list[dict[str, Any]]:
+        """Active scrape targets (labels, health, lastError)."""
+        data = self._request("/api/v1/targets", [("state", "active")])
+        return list(data.get("activeTargets", []))
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        return list(self._request("/api/v1/rules").get("groups", []))
+
+
+def finite(values: Sequence[float]) -> list[float]:
+    return [v for v in values if not (math.isnan(v) or math.isinf(v))]

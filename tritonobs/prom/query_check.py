@@ -1,0 +1,197 @@
+"""Run every rendered query against a live Prometheus and say which return data (`tritonobs check-queries`).
+
+Each query is made concrete the way its consumer would make it:
+- dashboards: Grafana variables expanded (namespace, pods, models, `$__rate_interval` from the scrape interval);
+- adapter rules: pods discovered as prometheus-adapter discovers them (series of the rule's `seriesQuery`),
+  then `<<.LabelMatchers>>`/`<<.GroupBy>>` expanded for those pods and evaluated as an *instant* query, as the
+  adapter does; each pod must get exactly one finite value, or the HPA shows `<unknown>`/garbage;
+- recording rules, alerts and KEDA triggers: as written.
+Everything but adapter rules is evaluated as a *range* query over a lookback window: data a while ago counts,
+and backfilled series (older than the 5-minute instant-query lookback) stay visible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from tritonobs import backfill
+from tritonobs import promql as q
+from tritonobs.checks import series_names
+from tritonobs.model import Stack
+from tritonobs.prom.client import PrometheusClient, QueryError
+from tritonobs.queries import Query, all_queries, dashboard_queries, expand_adapter, expand_grafana
+from tritonobs.render import DashboardSource
+
+Status = Literal["data", "empty", "error"]
+Provenance = Literal["live", "synthetic", "mixed"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    origin: str
+    where: str
+    expr: str  # as sent to Prometheus
+    status: Status
+    expect_data: bool
+    series: int = 0
+    provenance: Provenance = "live"
+    detail: str = ""
+    per_pod: dict[str, int] = field(default_factory=dict)  # adapter rules: values returned per pod
+
+    @property
+    def ok(self) -> bool:
+        if self.status == "error":
+            return False
+        if self.origin == "adapter":
+            return self.status == "data" and bool(self.per_pod) and all(n == 1 for n in self.per_pod.values()) \
+                and not self.detail
+        return self.status == "data" or not self.expect_data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+@dataclass(frozen=True)
+class Window:
+    end: float
+    lookback: float
+    step: float
+
+    @property
+    def start(self) -> float:
+        return self.end - self.lookback
+
+
+def default_window(stack: Stack, lookback: float, end: float) -> Window:
+    # ~300 points per series keeps 100 range queries cheap; never finer than a scrape.
+    return Window(end=end, lookback=lookback, step=max(stack.scrape_seconds, lookback / 300))
+
+
+def rate_interval(stack: Stack, step: float) -> str:
+    """Grafana's $__rate_interval: max($__interval + scrape interval, 4 x scrape interval)."""
+    return q.duration(max(step + stack.scrape_seconds, 4 * stack.scrape_seconds))
+
+
+def provenance(expr: str) -> Provenance:
+    try:
+        names = series_names(expr)
+    except ValueError:
+        return "live"
+    synthetic = [backfill.is_synthetic(n) for n in names]
+    if synthetic and all(synthetic):
+        return "synthetic"
+    return "mixed" if any(synthetic) else "live"
+
+
+def discover_pods(client: PrometheusClient, stack: Stack, series_query: str, at: float) -> list[str]:
+    """Pods of the stack's namespace that have series of `series_query` in the last relist interval
+    (at least two scrapes, so a 1 s lab relist does not miss the latest sample)."""
+    since = max(stack.scrape_seconds * 2, _relist_seconds(stack))
+    found = client.series(series_query, start=at - since, end=at)
+    return sorted({s["pod"] for s in found if s.get("namespace") == stack.namespace and s.get("pod")})
+
+
+def _relist_seconds(stack: Stack) -> float:
+    from tritonobs.config import duration_seconds
+
+    return duration_seconds(stack.spec.monitoring.adapter_relist_interval)
+
+
+def _range_check(client: PrometheusClient, query: Query, expr: str, window: Window) -> CheckResult:
+    base = {"origin": query.origin, "where": query.where, "expr": expr, "expect_data": query.expect_data,
+            "provenance": provenance(expr)}
+    try:
+        result = client.query_range(expr, window.start, window.end, window.step)
+    except QueryError as e:
+        return CheckResult(status="error", detail=str(e), **base)  # type: ignore[arg-type]
+    with_points = [s for s in result if any(not math.isnan(v) for v in s.values())]
+    status: Status = "data" if with_points else "empty"
+    detail = "" if with_points or not result else "only NaN values"
+    return CheckResult(status=status, series=len(with_points), detail=detail, **base)  # type: ignore[arg-type]
+
+
+def _adapter_check(client: PrometheusClient, stack: Stack, query: Query, series_query: str, at: float) -> CheckResult:
+    base = {"origin": query.origin, "where": query.where, "expect_data": query.expect_data}
+    pods = discover_pods(client, stack, series_query, at)
+    if not pods:
+        return CheckResult(expr=query.expr, status="empty", provenance=provenance(series_query),
+                           detail=f"no pods found by seriesQuery {series_query}", **base)  # type: ignore[arg-type]
+    expr = expand_adapter(query.expr, stack.namespace, pods)
+    try:
+        samples = client.query(expr, at=at)
+    except QueryError as e:
+        return CheckResult(expr=expr, status="error", detail=str(e), **base)  # type: ignore[arg-type]
+    counts = Counter(s.labels.get("pod", "") for s in samples)
+    per_pod = {pod: counts.get(pod, 0) for pod in pods}
+    problems = [f"{p}: {n} values" for p, n in per_pod.items() if n != 1]
+    problems += [f"unrequested series {dict(s.labels)}" for s in samples if s.labels.get("pod", "") not in per_pod]
+    problems += [f"{s.labels.get('pod', '?')}: value {s.value} (not a number the HPA can use)"
+                 for s in samples if math.isnan(s.value) or math.isinf(s.value)]
+    return CheckResult(expr=expr, status="data" if samples else "empty", series=len(samples),
+                       provenance=provenance(expr), detail="; ".join(problems), per_pod=per_pod,
+                       **base)  # type: ignore[arg-type]
+
+
+def _dashboard_variables(dashboard: dict[str, Any], fixed: dict[str, str]) -> dict[str, str]:
+    """Our concrete values, then each template variable's saved current value ("All" -> every value)."""
+    values: dict[str, str] = {}
+    for var in dashboard.get("templating", {}).get("list", []):
+        name = var.get("name")
+        current = (var.get("current") or {}).get("value")
+        if not name or current is None:
+            continue
+        if isinstance(current, list):
+            current = "|".join(str(v) for v in current)
+        values[name] = ".*" if current in ("$__all", "") else str(current)
+    return {**values, **fixed}
+
+
+def run_checks(
+    client: PrometheusClient,
+    stack: Stack,
+    dashboards: Sequence[DashboardSource],
+    *,
+    lookback: float = 900.0,
+    now: float | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[CheckResult]:
+    """Evaluate every query of the stack; raises ExternalError only when Prometheus cannot be reached."""
+    from tritonobs.render import adapter_rules
+    from tritonobs.render import dashboards as dash
+
+    at = time.time() if now is None else now
+    window = default_window(stack, lookback, at)
+    series_queries = {r["name"]["as"]: r["seriesQuery"] for r in adapter_rules.rules(stack)}
+    pods = sorted({p for sq in series_queries.values() for p in discover_pods(client, stack, sq, at)})
+    fixed = {
+        "namespace": stack.namespace,
+        "pod": "|".join(pods) or ".*",
+        "model": "|".join(stack.model_names),
+        "__rate_interval": rate_interval(stack, window.step),
+        "__interval": q.duration(window.step),
+        "__range": q.duration(window.lookback),
+    }
+    jobs: list[tuple[Query, Callable[[], CheckResult]]] = []
+    for src in dashboards:
+        board = dash.build_json(stack, src)
+        variables = _dashboard_variables(board, fixed)
+        for query in dashboard_queries(board):
+            expr = expand_grafana(query.expr, variables)
+            jobs.append((query, lambda query=query, expr=expr: _range_check(client, query, expr, window)))
+    for query in all_queries(stack, []):
+        if query.origin == "adapter":
+            sq = series_queries[query.where]
+            jobs.append((query, lambda query=query, sq=sq: _adapter_check(client, stack, query, sq, at)))
+        else:
+            jobs.append((query, lambda query=query: _range_check(client, query, query.expr, window)))
+    results = []
+    for query, job in jobs:
+        if on_progress:
+            on_progress(f"{query.origin} {query.where}")
+        results.append(job())
+    return results

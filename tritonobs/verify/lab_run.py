@@ -1,0 +1,179 @@
+"""`tritonobs verify --lab`: a scaling verification run on this machine.
+
+The lab (real Prometheus, real Triton replicas on the simulated engine) starts with min replicas; the load
+generator drives the profile against the Ready replicas only; the lab autoscaler (HPA engine + g5 pool model)
+scales them; a sampler records the timeline. Every spec duration is divided by the time factor.
+
+The simulated engine is tuned for scaling runs (`SCALING_SIM`): a small batch and short answers, so one
+replica saturates at a few requests per second and the machine's 2 cores can serve five replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tritonobs import catalogue as c
+from tritonobs import promql as q
+from tritonobs.errors import ExternalError
+from tritonobs.lab.autoscaler import LabAutoscaler
+from tritonobs.lab.lab import Lab
+from tritonobs.load.generator import LoadGenerator, LoadPlan
+from tritonobs.load.profiles import Profile, Step
+from tritonobs.load.request import sampling_parameters
+from tritonobs.model import Stack
+from tritonobs.prom.client import PrometheusClient, QueryError
+from tritonobs.verify import measures
+from tritonobs.verify.timeline import RunInfo, Sample, Timeline
+
+# One replica: 4 sequences per batch, 32-token answers at real-time speed -> ~1 s per request, ~4 requests/s.
+SCALING_SIM = {"sim_time_scale": "1.0", "sim_max_num_seqs": "4"}
+MAX_TOKENS = 32
+
+
+@dataclass(frozen=True)
+class LabVerifyOptions:
+    profile: Profile
+    duration_s: float
+    mode: str = "open"  # "open": profile in requests/s; "closed": concurrency
+    time_factor: float = 10.0
+    model: str | None = None
+    max_tokens: int = MAX_TOKENS
+    connections: int = 2
+    sample_s: float = 1.0
+    settle_s: float | None = None  # after the load: wait this long at most for min replicas
+    model_repository: Path = Path("model_repository")
+    sim: dict[str, str] = field(default_factory=lambda: dict(SCALING_SIM))
+
+
+def run_info(stack: Stack, opts: LabVerifyOptions, profile_text: str, started_at: float) -> RunInfo:
+    use = stack.signals[0]
+    pool = stack.spec.gpu_pool
+    return RunInfo(
+        mode="lab",
+        stack=stack.name,
+        namespace=stack.namespace,
+        hpa=stack.hpa_name,
+        signal=use.name,
+        target=use.target,
+        min_replicas=stack.spec.autoscaling.min_replicas,
+        max_replicas=stack.spec.autoscaling.max_replicas,
+        slo_ttft_seconds=measures.slo_seconds(stack),
+        gpus_per_node=pool.gpus_per_node,
+        gpus_per_pod=pool.gpus_per_pod,
+        hourly_price_usd=pool.hourly_price_usd,
+        time_factor=opts.time_factor,
+        profile=profile_text,
+        started_at=started_at,
+    )
+
+
+def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:
+    """How long to wait after the load for the return to min: its budget plus node consolidation."""
+    if opts.settle_s is not None:
+        return opts.settle_s
+    real = stack.spec.budgets.return_to_min_seconds + stack.spec.gpu_pool.consolidate_after_seconds
+    return real / opts.time_factor + 5.0
+
+
+def run_lab_verify(
+    stack: Stack,
+    opts: LabVerifyOptions,
+    timeline: Timeline,
+    on_sample: Callable[[Sample, str], None] | None = None,
+) -> None:
+    """Run the lab and fill `timeline`. Ctrl-C (KeyboardInterrupt) propagates after the lab is torn down;
+    the timeline then holds everything seen so far."""
+    with Lab(stack, replicas=0, model_repository=opts.model_repository, sim=opts.sim, backfill_seconds=0) as lab:
+        asyncio.run(_drive(lab, opts, timeline, on_sample or (lambda s, line: None)))
+
+
+async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Callable[[Sample, str], None]) -> None:
+    stack = lab.stack
+    t0 = time.monotonic()
+    scaler = LabAutoscaler(lab, stack, tl, time_factor=opts.time_factor, t0=t0)
+    prom = PrometheusClient(lab.prometheus_url, timeout=5.0)
+    stop = asyncio.Event()
+    min_replicas = stack.spec.autoscaling.min_replicas
+    await scaler.warm(min_replicas)
+    await _wait_scraped(prom, stack, scaler.pool.ready_pod_names())
+    # Requests still queued when the send window closes are served by whatever replicas exist then.
+    plan = LoadPlan(opts.mode, opts.profile, opts.duration_s, drain_s=settle_seconds(stack, opts))  # type: ignore[arg-type]
+    gen = LoadGenerator(scaler.ready_urls(), opts.model or lab.models[0], plan,
+                        sampling=sampling_parameters(opts.max_tokens), connections_per_target=opts.connections)
+    scaler.on_targets = gen.set_targets
+    scaler.inflight = lambda url: gen.inflight_by_target().get(url, 0)
+    load_task = asyncio.create_task(gen.run())
+    scaler_task = asyncio.create_task(scaler.run(stop))
+    load_t0 = scaler.now()
+    tl.event(load_t0, "load_start", value=opts.profile.value_at(0))
+    steps = list(opts.profile.changes) if isinstance(opts.profile, Step) else []
+    stopped_at: float | None = None
+    try:
+        while True:
+            now = scaler.now()
+            elapsed = now - load_t0
+            while steps and steps[0][0] <= elapsed:
+                at, value = steps.pop(0)
+                tl.event(load_t0 + at, "load_step", value=value)
+            if stopped_at is None and (elapsed >= opts.duration_s or load_task.done()):
+                stopped_at = load_t0 + min(elapsed, opts.duration_s)
+                tl.event(stopped_at, "load_stop")
+            load = opts.profile.value_at(elapsed) if stopped_at is None else 0.0
+            sample = await _sample(prom, stack, scaler, now, load)
+            tl.add(sample)
+            on_sample(sample, f"sent {gen.stats().sent}, ok {gen.stats().ok}, failed {gen.stats().failed}")
+            if scaler_task.done():
+                scaler_task.result()  # a replica failed to start/stop: surface it
+                break
+            if stopped_at is not None and (_settled(scaler, min_replicas) or now - stopped_at > settle_seconds(stack, opts)):
+                break
+            await asyncio.sleep(opts.sample_s)
+    except asyncio.CancelledError:
+        tl.interrupted = True
+        raise
+    finally:
+        if stopped_at is None:
+            tl.event(scaler.now(), "load_stop", detail="stopped early")
+        gen.stop()
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.gather(load_task, scaler_task, return_exceptions=True), timeout=15)
+        await scaler.close()
+
+
+def _settled(scaler: LabAutoscaler, min_replicas: int) -> bool:
+    """Back at min replicas, all Ready, and the pool shrunk to the nodes they need."""
+    pool = scaler.pool
+    return pool.replicas == min_replicas and pool.ready_replicas == min_replicas and pool.launched_nodes <= min_replicas
+
+
+async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, now: float, load: float) -> Sample:
+    def ttft(quantile: float) -> float | None:
+        try:
+            values = [s.value for s in prom.query(measures.ttft_quantile(stack, quantile)) if s.value == s.value]
+        except (QueryError, ExternalError):
+            return None
+        return values[0] if values else None
+
+    p90 = await asyncio.to_thread(ttft, 0.9)
+    p95 = await asyncio.to_thread(ttft, measures.SLO_QUANTILE)
+    snap = scaler.snapshot()
+    return Sample(now, load, snap.signal, snap.desired, snap.replicas, snap.ready, snap.nodes, p90, p95)
+
+
+async def _wait_scraped(prom: PrometheusClient, stack: Stack, pods: list[str], timeout: float = 20.0) -> None:
+    """file_sd applies within seconds: wait until Prometheus scrapes the warm replicas, so the first HPA
+    sync sees their metric instead of treating them as missing."""
+    deadline = time.monotonic() + timeout
+    expr = f"{q.sel(c.UP, [q.eq('namespace', stack.namespace)])} == 1"
+    while time.monotonic() < deadline:
+        up = await asyncio.to_thread(lambda: {s.labels.get("pod") for s in prom.query(expr)})
+        if set(pods) <= up:
+            return
+        await asyncio.sleep(0.5)
+    raise ExternalError(prom.url, f"Prometheus did not scrape the lab replicas within {timeout:.0f}s")

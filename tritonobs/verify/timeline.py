@@ -1,0 +1,123 @@
+"""The timeline of a scaling verification run: typed samples and events, in seconds since the run started.
+
+Both watchers (the real cluster's and the lab's) produce the same timeline, so budgets, report and plot are
+written once. Times are floats relative to `RunInfo.started_at`; an object that existed before the run
+(a pod, a node) may carry a negative time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal[
+    "load_start",  # the load profile begins
+    "load_step",  # the offered load changes level (value: new level)
+    "load_stop",  # the load ends (or is stopped by Ctrl-C)
+    "scale_decision",  # the HPA computed a new desired replica count (value: desired)
+    "hpa_scale",  # the HPA changed the scale target (status.lastScaleTime; value: replicas)
+    "hpa_condition",  # an HPA condition changed (subject: type, detail: status/reason)
+    "pod_created",
+    "pod_scheduled",
+    "pod_started",  # container started (model load begins)
+    "pod_ready",
+    "pod_terminating",
+    "pod_deleted",
+    "node_launched",  # NodeClaim created (or Node created when Karpenter is absent)
+    "node_ready",
+    "node_removed",
+    "note",  # anything else worth a line in the report (interrupts, warnings)
+]
+
+EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the watcher saw at one instant. None = not observed (source unavailable at that moment)."""
+
+    t: float
+    load: float | None = None  # offered load: requests/s (open loop) or concurrency (closed loop)
+    signal: float | None = None  # the HPA's current metric value (average per pod)
+    desired_replicas: int | None = None
+    current_replicas: int | None = None  # pods the scale target has (HPA currentReplicas)
+    ready_replicas: int | None = None
+    nodes: int | None = None  # Ready nodes of the GPU pool
+    ttft_p90: float | None = None  # seconds, from Prometheus
+    ttft_p95: float | None = None  # seconds, from Prometheus (the SLO's percentile)
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+    kind: EventKind
+    subject: str = ""  # pod or node name, condition type
+    detail: str = ""
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the run was: everything the budgets and the report need besides the observations."""
+
+    mode: Literal["lab", "cluster"]
+    stack: str
+    namespace: str
+    hpa: str
+    signal: str
+    target: float  # per pod
+    min_replicas: int
+    max_replicas: int
+    slo_ttft_seconds: float  # the strictest TTFT SLO of the models (p95)
+    gpus_per_node: int
+    gpus_per_pod: int
+    hourly_price_usd: float  # per node
+    time_factor: float = 1.0  # lab: lab seconds x factor = real-cluster seconds
+    profile: str = ""  # load profile, human readable
+    started_at: float = 0.0  # unix seconds of t = 0
+
+
+@dataclass
+class Timeline:
+    info: RunInfo
+    samples: list[Sample] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    interrupted: bool = False
+
+    def add(self, sample: Sample) -> None:
+        self.samples.append(sample)
+
+    def event(self, t: float, kind: EventKind, subject: str = "", detail: str = "", value: float | None = None) -> None:
+        self.events.append(Event(t, kind, subject, detail, value))
+
+    def sorted_events(self) -> list[Event]:
+        # Stable on equal times: the order the watcher recorded them in is the causal order.
+        return sorted(self.events, key=lambda e: e.t)
+
+    def first(self, kind: EventKind, after: float = float("-inf")) -> Event | None:
+        return next((e for e in self.sorted_events() if e.kind == kind and e.t >= after), None)
+
+    def of_kind(self, *kinds: EventKind) -> list[Event]:
+        return [e for e in self.sorted_events() if e.kind in kinds]
+
+    @property
+    def end(self) -> float:
+        times = [s.t for s in self.samples] + [e.t for e in self.events]
+        return max(times, default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "info": asdict(self.info),
+            "interrupted": self.interrupted,
+            "samples": [asdict(s) for s in sorted(self.samples, key=lambda s: s.t)],
+            "events": [asdict(e) for e in self.sorted_events()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Timeline:
+        return cls(
+            RunInfo(**data["info"]),
+            [Sample(**s) for s in data.get("samples", [])],
+            [Event(**e) for e in data.get("events", [])],
+            bool(data.get("interrupted", False)),
+        )
