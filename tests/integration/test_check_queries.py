@@ -60,8 +60,8 @@ def _vllm_lines(stack: Stack, pods: list[str], start: float, end: float) -> str:
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusClient, Stack, float, list[str]]]:
     """A real Prometheus holding synthetic GPU/cluster series and vLLM waiting gauges (no Triton)."""
-    from tritonobs.spec_loader import load_spec
     from tritonobs.model import resolve
+    from tritonobs.spec_loader import load_spec
 
     stack = lab_variant(resolve(load_spec(EXAMPLE)))
     run = tmp_path_factory.mktemp("prom")

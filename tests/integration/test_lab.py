@@ -93,6 +93,14 @@ def test_prometheus_scrapes_both_replicas_as_pods(lab: Lab) -> None:
     assert {(s.labels["pod"], s.labels["model"]) for s in gauges} == {(p, m) for p in pods for m in lab.models}
     running = client.query(c.VLLM_RUNNING.name)
     assert len(running) == len(pods) * len(lab.models)
+    # The stack's rendered rules are loaded and evaluate cleanly on the lab's series.
+    def rules() -> list[dict[str, str]]:
+        return [r for g in client.rule_groups() for r in g["rules"]]
+
+    evaluated = _wait(lambda: (rs := rules()) and all(r["health"] == "ok" for r in rs) and rs)
+    assert evaluated, [(r["name"], r["health"], r.get("lastError")) for r in rules()]
+    records = {r["name"] for r in evaluated if r["type"] == "recording"}
+    assert {u.signal.record for u in lab.stack.signals} <= records
 
 
 def test_load_makes_requests_wait_and_every_query_has_data(lab: Lab) -> None:
@@ -144,6 +152,15 @@ def test_exception_inside_the_context_manager_cleans_up() -> None:
         raise RuntimeError("boom")
     assert _leftovers(workdir, prefixes) == ([], [])
     assert not workdir.exists()
+
+
+def test_missing_prometheus_is_one_line_naming_apt(tmp_path: Path) -> None:
+    from tritonobs.errors import ExternalError
+    from tritonobs.lab.prometheus_process import PrometheusProcess
+
+    with pytest.raises(ExternalError, match=r"apt-get install -y prometheus") as exc:
+        PrometheusProcess(tmp_path, scrape_interval="1s", binary=str(tmp_path / "no-prometheus")).start()
+    assert exc.value.exit_code == 3 and "\n" not in str(exc.value)
 
 
 def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:

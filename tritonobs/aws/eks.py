@@ -37,7 +37,10 @@ class ClusterAccess:
 
 
 def describe_cluster(sess: boto3.Session, name: str, region: str) -> ClusterAccess:
-    eks = client(sess, "eks", region)
+    return describe_cluster_with(client(sess, "eks", region), name, region)
+
+
+def describe_cluster_with(eks: Any, name: str, region: str) -> ClusterAccess:
     endpoint = eks.meta.endpoint_url
     try:
         cluster = eks.describe_cluster(name=name)["cluster"]
@@ -53,7 +56,9 @@ def describe_cluster(sess: boto3.Session, name: str, region: str) -> ClusterAcce
     try:
         ca = base64.b64decode(cluster["certificateAuthority"]["data"], validate=True)
     except (KeyError, TypeError, binascii.Error):
-        raise ExternalError(endpoint, f"cluster {name!r}: DescribeCluster returned no usable certificate authority") from None
+        ca = b""
+    if not ca:
+        raise ExternalError(endpoint, f"cluster {name!r}: DescribeCluster returned no usable certificate authority")
     pem = ca.startswith(b"-----BEGIN")
     return ClusterAccess(name, str(api).rstrip("/"), ca.decode("ascii") if pem else ca)
 

@@ -54,6 +54,10 @@ class PrometheusClient:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        # An http_proxy in the environment must not capture loopback traffic (the lab's Prometheus).
+        direct = host in ("127.0.0.1", "localhost", "::1")
+        self._opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if direct else []))
 
     # --- transport ---
     def _request(self, path: str, params: Sequence[tuple[str, str]] = (), method: str = "GET") -> Any:
@@ -69,7 +73,7 @@ class PrometheusClient:
         if body is not None:
             req.add_header("Content-Type", "application/x-www-form-urlencoded")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with self._opener.open(req, timeout=self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as e:
             # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
@@ -95,7 +99,7 @@ class PrometheusClient:
     def ready(self) -> bool:
         """True when /-/ready answers 200 (TSDB loaded, rules loaded); False when not yet (never raises)."""
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=min(self.timeout, 2.0)) as resp:
+            with self._opener.open(f"{self.url}/-/ready", timeout=min(self.timeout, 2.0)) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -104,7 +108,7 @@ class PrometheusClient:
         """Ask Prometheus to re-read its config and rule files (needs --web.enable-lifecycle)."""
         req = urllib.request.Request(f"{self.url}/-/reload", data=b"", method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout):
+            with self._opener.open(req, timeout=self.timeout):
                 pass
         except (urllib.error.URLError, OSError) as e:
             raise ExternalError(self.url, f"reload failed ({getattr(e, 'reason', e)})") from None
@@ -150,6 +154,3 @@ class PrometheusClient:
     def rule_groups(self) -> list[dict[str, Any]]:
         return list(self._request("/api/v1/rules").get("groups", []))
 
-
-def finite(values: Sequence[float]) -> list[float]:
-    return [v for v in values if not (math.isnan(v) or math.isinf(v))]

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from tritonobs import backfill
@@ -103,38 +104,39 @@ def _relist_seconds(stack: Stack) -> float:
 
 
 def _range_check(client: PrometheusClient, query: Query, expr: str, window: Window) -> CheckResult:
-    base = {"origin": query.origin, "where": query.where, "expr": expr, "expect_data": query.expect_data,
-            "provenance": provenance(expr)}
+    def result(status: Status, series: int = 0, detail: str = "") -> CheckResult:
+        return CheckResult(query.origin, query.where, expr, status, query.expect_data, series, provenance(expr), detail)
+
     try:
-        result = client.query_range(expr, window.start, window.end, window.step)
+        found = client.query_range(expr, window.start, window.end, window.step)
     except QueryError as e:
-        return CheckResult(status="error", detail=str(e), **base)  # type: ignore[arg-type]
-    with_points = [s for s in result if any(not math.isnan(v) for v in s.values())]
-    status: Status = "data" if with_points else "empty"
-    detail = "" if with_points or not result else "only NaN values"
-    return CheckResult(status=status, series=len(with_points), detail=detail, **base)  # type: ignore[arg-type]
+        return result("error", detail=str(e))
+    with_points = [s for s in found if any(not math.isnan(v) for v in s.values())]
+    if with_points:
+        return result("data", len(with_points))
+    return result("empty", detail="only NaN values" if found else "")
 
 
 def _adapter_check(client: PrometheusClient, stack: Stack, query: Query, series_query: str, at: float) -> CheckResult:
-    base = {"origin": query.origin, "where": query.where, "expect_data": query.expect_data}
     pods = discover_pods(client, stack, series_query, at)
     if not pods:
-        return CheckResult(expr=query.expr, status="empty", provenance=provenance(series_query),
-                           detail=f"no pods found by seriesQuery {series_query}", **base)  # type: ignore[arg-type]
+        return CheckResult(query.origin, query.where, query.expr, "empty", query.expect_data,
+                           provenance=provenance(series_query), detail=f"no pods found by seriesQuery {series_query}")
     expr = expand_adapter(query.expr, stack.namespace, pods)
     try:
         samples = client.query(expr, at=at)
     except QueryError as e:
-        return CheckResult(expr=expr, status="error", detail=str(e), **base)  # type: ignore[arg-type]
+        return CheckResult(query.origin, query.where, expr, "error", query.expect_data, detail=str(e))
     counts = Counter(s.labels.get("pod", "") for s in samples)
     per_pod = {pod: counts.get(pod, 0) for pod in pods}
+    # The adapter keeps the last value per pod label and drops the rest: anything but exactly one
+    # finite value per requested pod is a wrong (or missing) number on the HPA.
     problems = [f"{p}: {n} values" for p, n in per_pod.items() if n != 1]
     problems += [f"unrequested series {dict(s.labels)}" for s in samples if s.labels.get("pod", "") not in per_pod]
     problems += [f"{s.labels.get('pod', '?')}: value {s.value} (not a number the HPA can use)"
                  for s in samples if math.isnan(s.value) or math.isinf(s.value)]
-    return CheckResult(expr=expr, status="data" if samples else "empty", series=len(samples),
-                       provenance=provenance(expr), detail="; ".join(problems), per_pod=per_pod,
-                       **base)  # type: ignore[arg-type]
+    return CheckResult(query.origin, query.where, expr, "data" if samples else "empty", query.expect_data,
+                       len(samples), provenance(expr), "; ".join(problems), per_pod)
 
 
 def _dashboard_variables(dashboard: dict[str, Any], fixed: dict[str, str]) -> dict[str, str]:
@@ -182,13 +184,12 @@ def run_checks(
         variables = _dashboard_variables(board, fixed)
         for query in dashboard_queries(board):
             expr = expand_grafana(query.expr, variables)
-            jobs.append((query, lambda query=query, expr=expr: _range_check(client, query, expr, window)))
+            jobs.append((query, partial(_range_check, client, query, expr, window)))
     for query in all_queries(stack, []):
         if query.origin == "adapter":
-            sq = series_queries[query.where]
-            jobs.append((query, lambda query=query, sq=sq: _adapter_check(client, stack, query, sq, at)))
+            jobs.append((query, partial(_adapter_check, client, stack, query, series_queries[query.where], at)))
         else:
-            jobs.append((query, lambda query=query: _range_check(client, query, query.expr, window)))
+            jobs.append((query, partial(_range_check, client, query, query.expr, window)))
     results = []
     for query, job in jobs:
         if on_progress:
