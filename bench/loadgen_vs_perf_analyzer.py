@@ -139,13 +139,27 @@ def process_cpu_s(pids: list[int]) -> float:
 
 
 def run_perf_analyzer(
-    binary: Path, libs: Path, url: str, scenario: list[str], window_ms: int, workdir: Path, server_pids: list[int]
+    binary: Path,
+    libs: Path,
+    url: str,
+    scenario: list[str],
+    window_ms: int,
+    workdir: Path,
+    server_pids: list[int],
 ) -> tuple[float, float, float, float, float]:
     """(throughput, p50 latency ms, wall s, client cpu s, server cpu s) of one perf_analyzer run."""
     data = workdir / "input.json"
     data.write_text(
         json.dumps(
-            {"data": [{"PROMPT": ["hello"], "STREAM": [True], "SAMPLING_PARAMETERS": [json.dumps({"max_tokens": 1})]}]}
+            {
+                "data": [
+                    {
+                        "PROMPT": ["hello"],
+                        "STREAM": [True],
+                        "SAMPLING_PARAMETERS": [json.dumps({"max_tokens": 1})],
+                    }
+                ]
+            }
         )
     )
     report = workdir / "perf_analyzer.csv"
@@ -156,7 +170,10 @@ def run_perf_analyzer(
         "-s", "100",  # accept the first windows: on 2 shared cores throughput never "stabilises" to 10%
         "-f", str(report), *scenario,
     ]  # fmt: skip
-    env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join(p for p in (str(libs), os.environ.get("LD_LIBRARY_PATH")) if p)}
+    env = {
+        **os.environ,
+        "LD_LIBRARY_PATH": os.pathsep.join(p for p in (str(libs), os.environ.get("LD_LIBRARY_PATH")) if p),
+    }
     server_before = process_cpu_s(server_pids)
     log = workdir / "perf_analyzer.log"
     start = time.perf_counter()
@@ -174,7 +191,9 @@ def run_perf_analyzer(
     client_cpu = usage.ru_utime + usage.ru_stime
     server_cpu = process_cpu_s(server_pids) - server_before
     if proc.returncode != 0 or not report.exists():
-        raise SystemExit(f"perf_analyzer failed ({proc.returncode}):\n{log.read_text(errors='replace')[-2000:]}")
+        raise SystemExit(
+            f"perf_analyzer failed ({proc.returncode}):\n{log.read_text(errors='replace')[-2000:]}"
+        )
     with report.open() as fh:
         row = next(csv.DictReader(fh))
     return float(row["Inferences/Second"]), float(row["p50 latency"]) / 1000, wall, client_cpu, server_cpu
@@ -211,7 +230,9 @@ def worker(spec: str) -> None:
         return LoadPlan(args["mode"], Constant(args["value"]), duration_s=seconds, seed=0, drain_s=10.0)
 
     sampling = sampling_parameters(max_tokens=1)
-    asyncio.run(LoadGenerator([args["url"]], MODEL, plan(1.0), sampling=sampling).run())  # warm-up: connect, JIT paths
+    asyncio.run(
+        LoadGenerator([args["url"]], MODEL, plan(1.0), sampling=sampling).run()
+    )  # warm-up: connect, JIT paths
     gen = LoadGenerator([args["url"]], MODEL, plan(args["seconds"]), sampling=sampling)
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
@@ -228,7 +249,16 @@ def worker(spec: str) -> None:
 
 def table(rows: list[Measurement]) -> Table:
     t = Table(title="requests/s per client CPU core (same Triton, same model)")
-    for col in ("scenario", "tool", "ok req/s", "client cores", "req/s per core", "server cores", "p50 ms", "failed"):
+    for col in (
+        "scenario",
+        "tool",
+        "ok req/s",
+        "client cores",
+        "req/s per core",
+        "server cores",
+        "p50 ms",
+        "failed",
+    ):
         t.add_column(col, justify="left" if col in ("scenario", "tool") else "right")
     for m in rows:
         t.add_row(m.scenario, m.tool, f"{m.rps:.0f}", f"{m.client_cores:.2f}", f"{m.rps_per_core:.0f}",
@@ -265,7 +295,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--concurrency", type=int, default=8, help="closed-loop scenario")
     ap.add_argument("--rate", type=float, default=200.0, help="open-loop scenario, requests/s")
-    ap.add_argument("--seconds", type=float, default=6.0, help="measured time per run (ours); perf_analyzer windows = seconds/3")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=6.0,
+        help="measured time per run (ours); perf_analyzer windows = seconds/3",
+    )
     ap.add_argument("--plot", type=Path, default=REPO / "out" / "loadgen_vs_perf_analyzer.png")
     ap.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -294,14 +329,16 @@ def main() -> None:
             for mode, value, pa_args in scenarios:
                 name = f"concurrency {value:g}" if mode == "closed" else f"poisson {value:g}/s"
                 with console.status(f"{name}: perf_analyzer"):
-                    rps, p50, wall, cpu, server = run_perf_analyzer(binary, libs, triton.grpc_target, pa_args, window_ms, work, pids)
+                    rps, p50, wall, cpu, server = run_perf_analyzer(
+                        binary, libs, triton.grpc_target, pa_args, window_ms, work, pids
+                    )
                     rows.append(Measurement("perf_analyzer 2.51", name, rps, wall, cpu, server, p50, 0))
                 with console.status(f"{name}: tritonobs load"):
                     rows.append(run_loadgen(triton.grpc_target, mode, value, args.seconds, pids))
                 console.log(f"{name}: done")
         finally:
             triton.stop()
-    Console().print(table(rows))
+    Console(width=140).print(table(rows))
     plot(rows, args.plot)
     console.print(f"wrote {args.plot}")
     if args.json:

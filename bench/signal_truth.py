@@ -89,23 +89,32 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return pearson(ranks(xs), ranks(ys))
 
 
-def step_delay(times: Sequence[float], values: Sequence[float], t_step: float, t_end: float,
-               settle: float) -> float:
-    """Seconds from `t_step` until the series first crosses halfway between its level before the step
-    and its level at the end of the phase (median of the last `settle` seconds before `t_end`).
-    NaN when the signal does not respond (the two levels are equal)."""
+@dataclass(frozen=True)
+class StepResponse:
+    before: float  # median level before the step
+    after: float  # median level at the end of the phase
+    delay: float  # seconds from the step to the halfway crossing; NaN when the signal does not respond
+
+
+def step_response(times: Sequence[float], values: Sequence[float], t_step: float, t_end: float,
+                  settle: float) -> StepResponse:
+    """Level before the step (median of the `settle` seconds before it), level at the end of the phase
+    (median of the last `settle` seconds), and the time from the step until the series first crosses
+    halfway between them. A change within the noise before the step (2 standard deviations) is no
+    response: a flat signal has no delay."""
     before = [v for t, v in zip(times, values, strict=True) if t_step - settle <= t < t_step and not math.isnan(v)]
     after = [v for t, v in zip(times, values, strict=True) if t_end - settle <= t < t_end and not math.isnan(v)]
     if not before or not after:
-        return math.nan
+        return StepResponse(math.nan, math.nan, math.nan)
     lo, hi = statistics.median(before), statistics.median(after)
-    if math.isclose(lo, hi, rel_tol=0.05, abs_tol=1e-9):
-        return math.nan
+    noise = statistics.pstdev(before) if len(before) > 1 else 0.0
+    if abs(hi - lo) <= max(2 * noise, 1e-9, 0.05 * max(abs(lo), abs(hi))):
+        return StepResponse(lo, hi, math.nan)
     half = (lo + hi) / 2
     for t, v in zip(times, values, strict=True):
         if t >= t_step and not math.isnan(v) and ((hi > lo and v >= half) or (hi < lo and v <= half)):
-            return t - t_step
-    return math.nan
+            return StepResponse(lo, hi, t - t_step)
+    return StepResponse(lo, hi, math.nan)
 
 
 # --- the run ---
@@ -152,6 +161,12 @@ def write_csv(samples: Sequence[Sample], path: Path) -> None:
             w.writerow([f"{s.t:.3f}", s.pod, *(f"{s.values[k]:.6g}" for k in (TRUTH, *SIGNAL_NAMES))])
 
 
+def read_csv(path: Path) -> list[Sample]:
+    with path.open() as f:
+        return [Sample(float(row["t_s"]), row["pod"], {k: float(row[k]) for k in (TRUTH, *SIGNAL_NAMES)})
+                for row in csv.DictReader(f)]
+
+
 def plot(samples: Sequence[Sample], steps: tuple[float, float], path: Path) -> None:
     import matplotlib
 
@@ -178,29 +193,38 @@ def plot(samples: Sequence[Sample], steps: tuple[float, float], path: Path) -> N
     plt.close(fig)
 
 
-def report(samples: Sequence[Sample], steps: tuple[float, float], end: float, console: Console) -> Table:
+def report(samples: Sequence[Sample], steps: tuple[float, float], end: float) -> Table:
     pods = sorted({s.pod for s in samples})
     t_up, t_down = steps
     settle = 10.0
-    table = Table(title="signal truth: per-pod signals vs client-side in-flight requests")
-    for col in ("signal", "sees vLLM queue", "Spearman rho", "n", "delay up (s)", "delay down (s)"):
-        table.add_column(col, justify="right" if col not in ("signal",) else "left")
+    table = Table(title="signal truth: per-pod signals vs client-side in-flight requests (2 replicas)")
+    for col in ("signal", "sees vLLM queue", "Spearman rho", "n", "low -> high", "delay up (s)",
+                "high -> low", "delay down (s)"):
+        table.add_column(col, justify="left" if col == "signal" else "right")
+    times = sorted({s.t for s in samples if s.pod == pods[0]})
+    by_t: dict[float, list[Sample]] = {}
+    for s in samples:
+        by_t.setdefault(s.t, []).append(s)
+    truth = [s.values[TRUTH] for s in samples]
     for name in (TRUTH, *SIGNAL_NAMES):
-        truth = [s.values[TRUTH] for s in samples]
         vals = [s.values[name] for s in samples]
         rho = spearman(vals, truth)
         n = sum(1 for v in vals if not math.isnan(v))
-        # Delay on the mean over pods: one curve per signal, the way a per-pod-average HPA target sees it.
-        times = sorted({s.t for s in samples if s.pod == pods[0]})
+        # Step responses of the mean over pods: one curve per signal, what a per-pod-average target sees.
         mean = []
         for t in times:
-            at = [s.values[name] for s in samples if s.t == t and not math.isnan(s.values[name])]
+            at = [s.values[name] for s in by_t.get(t, []) if not math.isnan(s.values[name])]
             mean.append(statistics.fmean(at) if at else math.nan)
-        up = step_delay(times, mean, t_up, t_down, settle)
-        down = step_delay(times, mean, t_down, end, settle)
+        up = step_response(times, mean, t_up, t_down, settle)
+        down = step_response(times, mean, t_down, end, settle)
         sees = "truth" if name == TRUTH else ("yes" if SIGNALS[name].sees_vllm_queue else "no")
-        table.add_row(name, sees, _f(rho), str(n), _f(up), _f(down))
+        table.add_row(name, sees, _f(rho), str(n), f"{_g(up.before)} -> {_g(up.after)}", _f(up.delay),
+                      f"{_g(down.before)} -> {_g(down.after)}", _f(down.delay))
     return table
+
+
+def _g(v: float) -> str:
+    return "n/a" if math.isnan(v) else f"{v:.3g}"
 
 
 def _f(v: float) -> str:
@@ -215,9 +239,15 @@ def main() -> None:
     ap.add_argument("--tail-s", type=float, default=90.0, help="low again: closed-loop backlog drains")
     ap.add_argument("--time-scale", default="0.5", help="sim engine wall seconds per simulated second")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "tritonobs-signal-truth")
+    ap.add_argument("--from-csv", type=Path, help="re-analyse a saved samples.csv (same phase lengths) without a lab")
     args = ap.parse_args()
     # Piped output (CI logs) gets a table wide enough to read; a terminal keeps its own width.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
+    console = Console() if sys.stdout.isatty() else Console(width=140)
+    steps = (args.low_s, args.low_s + args.high_s)
+    end = args.low_s + args.high_s + args.tail_s
+    if args.from_csv:
+        console.print(report(read_csv(args.from_csv), steps, end))
+        return
     stack = resolve(load_spec(args.spec))
     model = stack.model_names[0]
     prompts_file = REPO / "prompts.txt"
@@ -240,11 +270,9 @@ def main() -> None:
         _wait_scraped(lab)
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console) as bar:
             samples = asyncio.run(drive(lab, model, low, high, args.low_s, args.high_s, args.tail_s, prompts, bar))
-    steps = (args.low_s, args.low_s + args.high_s)
-    end = args.low_s + args.high_s + args.tail_s
     write_csv(samples, args.out / "samples.csv")
     plot(samples, steps, args.out / "signal_truth.png")
-    console.print(report(samples, steps, end, console))
+    console.print(report(samples, steps, end))
     console.print(f"raw samples: {args.out / 'samples.csv'}   plot: {args.out / 'signal_truth.png'}   "
                   f"({time.monotonic() - t_start:.0f}s)")
 

@@ -131,9 +131,6 @@ def test_client_unreachable_is_exit_3_naming_the_url(
     assert not results.exists()  # nothing written
 
 
-@pytest.mark.xfail(
-    reason="cli.main catches click.ClickException, but typer 0.29 raises typer._click's own", strict=False
-)
 def test_client_model_name_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run_cli(["client"], capsys)
     assert code == 2 and "model" in err and "Traceback" not in err

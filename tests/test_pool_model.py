@@ -107,7 +107,7 @@ def test_a_node_that_still_has_the_image_skips_the_pull() -> None:
     assert pool.set_replicas(70.0, 2) == [StartReplica("triton-3")]
     pool.replica_ready("triton-3", 71.0)
     pool.advance(88.0)
-    assert ("g5-2", 70.0) == (pool.pods["triton-3"].node, pool.pods["triton-3"].scheduled_at)
+    assert (pool.pods["triton-3"].node, pool.pods["triton-3"].scheduled_at) == ("g5-2", 70.0)
     assert pool.pods["triton-3"].ready_at == 88.0  # 70 + 18 s model load, no 24 s pull
     assert pool.launched_nodes == 2
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaException, GrafanaUnauthorizedError
+from niquests.exceptions import RequestException
 
 from tritonobs.aws.secrets import Secret
 from tritonobs.errors import ExternalError
@@ -71,4 +72,6 @@ def push(api: GrafanaApi, url: str, stack: Stack, sources: Sequence[DashboardSou
             out.append(Pushed(str(model.get("title")), str(answer.get("uid")), str(answer.get("url")), answer.get("version")))
     except GrafanaException as e:
         raise _external(url, e) from None
+    except RequestException as e:  # connection failures reach us unwrapped from grafana-client's HTTP library
+        raise ExternalError(url, f"unreachable: {str(e).splitlines()[0]}") from None
     return out

@@ -4,10 +4,10 @@ endpoint so presigned EKS tokens carry the real host."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -26,12 +26,11 @@ SECRET_KEY = "aws-secret-key-s3cr3t-do-not-print"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
+@contextlib.contextmanager
+def moto_server(log: Path, **env: str) -> Iterator[str]:
+    """Run `moto_server -H 127.0.0.1 -p 0` (the kernel picks a free port, moto prints it); stopped on exit."""
     binary = Path(sys.executable).parent / "moto_server"
-    # Port 0: the kernel picks a free port, which moto prints; no race with other test runs.
-    proc = spawn([str(binary), "-H", "127.0.0.1", "-p", "0"], log, {**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = spawn([str(binary), "-H", "127.0.0.1", "-p", "0"], log, {**os.environ, "PYTHONUNBUFFERED": "1", **env})
     try:
         deadline = time.monotonic() + 30
         url = None
@@ -46,6 +45,12 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop_group(proc)
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -67,3 +72,10 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Session:
 
 def secret_json(**values: str) -> str:
     return json.dumps(values)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that talk to a moto_server process are integration tests."""
+    for item in items:
+        if {"aws", "moto_url", "iam_moto"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

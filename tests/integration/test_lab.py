@@ -169,22 +169,28 @@ def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "tritonobs", "lab", "up", "--spec", str(EXAMPLE), "--replicas", "1",
            "--run-dir", str(run_dir), "--model-repository", str(REPOSITORY)]
     up = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
-    assert up.returncode == 0, up.stderr
-    state = daemon.read_state(run_dir)
-    assert state and state["status"] == "ready"
-    pid = int(state["pid"])
-    assert "Prometheus:" in up.stdout and state["lab"]["prometheus_url"] in up.stdout
-    status = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "status", "--run-dir", str(run_dir)],
-                            capture_output=True, text=True, timeout=30, env=env)
-    assert status.returncode == 0 and state["lab"]["replicas"][0]["pod"] in status.stdout
-    lab_dir = run_dir / daemon.LAB_SUBDIR
-    assert processes_mentioning([str(lab_dir)])
-    os.kill(pid, signal.SIGINT)
-    assert _wait(lambda: not daemon.alive(pid), timeout=60)
-    shm = f"{TRITON_SHM_PREFIX}tobs{pid}_"  # the replica's prefix carries the daemon's pid
-    assert _leftovers(lab_dir, [shm]) == ([], [])
-    assert not lab_dir.exists()
-    assert (daemon.read_state(run_dir) or {})["status"] == "stopped"
+    try:
+        assert up.returncode == 0, up.stderr
+        state = daemon.read_state(run_dir)
+        assert state and state["status"] == "ready"
+        pid = int(state["pid"])
+        assert "Prometheus:" in up.stdout and state["lab"]["prometheus_url"] in up.stdout
+        status = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "status", "--run-dir", str(run_dir)],
+                                capture_output=True, text=True, timeout=30, env={**env, "COLUMNS": "200"})
+        assert status.returncode == 0 and state["lab"]["replicas"][0]["pod"] in status.stdout, status.stdout
+        lab_dir = run_dir / daemon.LAB_SUBDIR
+        assert processes_mentioning([str(lab_dir)])
+        os.kill(pid, signal.SIGINT)
+        assert _wait(lambda: not daemon.alive(pid), timeout=60)
+        shm = f"{TRITON_SHM_PREFIX}tobs{pid}_"  # the replica's prefix carries the daemon's pid
+        assert _leftovers(lab_dir, [shm]) == ([], [])
+        assert not lab_dir.exists()
+        assert (daemon.read_state(run_dir) or {})["status"] == "stopped"
+    finally:
+        daemon.stop(run_dir)  # a failed assertion must not leave a lab running
     down = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "down", "--run-dir", str(run_dir)],
                           capture_output=True, text=True, timeout=60, env=env)
     assert down.returncode == 0 and not run_dir.exists()
+    status = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "status", "--run-dir", str(run_dir)],
+                            capture_output=True, text=True, timeout=30, env=env)
+    assert status.returncode == 1 and "no lab running" in status.stderr

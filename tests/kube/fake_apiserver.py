@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -231,14 +230,15 @@ class ApiServer(kmock.KubernetesEmulator):
         r = request.resource
         assert r is not None and r.plural
         resource = f"{r.plural}/{request.subresource}" if request.subresource else r.plural
-        verb = {
+        verbs: dict[Any, str] = {
             kmock.action.LIST: "list",
             kmock.action.WATCH: "watch",
             kmock.action.FETCH: "get",
             kmock.action.CREATE: "create",
             kmock.action.UPDATE: "patch",
             kmock.action.DELETE: "delete",
-        }.get(request.action, str(request.method).lower())  # type: ignore[call-overload]
+        }
+        verb = verbs.get(request.action, str(request.method).lower())
         self.authz.append((request.namespace, str(r.group), resource, verb))
 
     # --- server-side apply ---
@@ -250,7 +250,7 @@ class ApiServer(kmock.KubernetesEmulator):
         if not isinstance(applied, dict) or applied.get("metadata", {}).get("name") != request.name:
             return _status(400, "BadRequest", "the name in the body does not match the URL")
         force = request.params.get("force") == "true"
-        key = (request.resource, request.namespace, request.name)
+        key: Any = (request.resource, request.namespace, request.name)
         live = self.stored(self._res(request), request.namespace, str(request.name))
         paths = owned_paths(applied)
         if live is None:
@@ -260,7 +260,7 @@ class ApiServer(kmock.KubernetesEmulator):
                 meta["namespace"] = request.namespace
             meta["managedFields"] = [self._entry(manager, "Apply", applied["apiVersion"], paths)]
             # The RBAC authorizer checks `create` too when an apply creates the object.
-            self.authz.append((request.namespace, str(request.resource.group), request.resource.plural, "create"))  # type: ignore[union-attr]
+            self.authz.append((request.namespace, str(request.resource.group), str(request.resource.plural), "create"))  # type: ignore[union-attr]
             if dry_run:
                 meta.update(uid="dry-run", creationTimestamp=FIXED_TIME, generation=1)
                 return aiohttp.web.json_response(obj, status=201)

@@ -36,6 +36,7 @@ _COMMAND_MODULES = [
     "tritonobs.cli.rbac_cmd",
     "tritonobs.cli.render_cmd",
     "tritonobs.cli.simulate_cmd",
+    "tritonobs.cli.verify_cmd",
     "tritonobs.cli.status_cmd",
 ]
 
@@ -44,26 +45,13 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Standalone mode: click reports usage errors itself (one line, exit 2) and exits 0 on success; our
+    # own errors propagate out of it and become one line with their exit code here.
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except TritonobsError as e:
         err.print(f"error: {e}", markup=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as e:  # click usage errors arrive as exceptions in non-standalone mode
-        import click
-
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
-            err.print("aborted", markup=False)
-            sys.exit(130)
-        raise
-    sys.exit(0)

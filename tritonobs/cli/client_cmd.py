@@ -50,9 +50,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stream every prompt to a Triton vLLM model and print time to first token, latency and tokens/s.
 
-        Each request is wrapped in the seed's Llama-2 chat template with its sampling parameters
-        (temperature 0.01, top_p 1.0, top_k 20, max_tokens 512) and streamed over gRPC. Exit 3 when Triton
-        is unreachable or requests fail, 2 on bad input.
+        Each request is wrapped in the seed's Llama-2 chat template with its sampling parameters (temperature 0.01, top_p 1.0, top_k 20, max_tokens 512) and streamed over gRPC, every request in flight at once like the seed (see --concurrency).
+
+        Exit 3 when Triton is unreachable or requests fail, 2 on bad input.
         """
         timeout_s = None
         if stream_timeout is not None:

@@ -47,13 +47,18 @@ def _dashboards(spec_path: Path) -> list[DashboardSource]:
     return load_dashboards(folder) if folder.is_dir() and any(folder.glob("*.dashboard.py")) else []
 
 
-def _replica_table(state: dict[str, object]) -> Table:
+def _replica_table(state: dict[str, object], health: dict[str, str] | None = None) -> Table:
     t = Table(title="lab replicas")
-    for col in ("pod", "gRPC", "HTTP", "metrics", "pid"):
+    t.add_column("pod", no_wrap=True)
+    for col in ("gRPC", "metrics", "pid", *(("scrape",) if health is not None else ())):
         t.add_column(col)
     lab = state.get("lab") or {}
     for r in lab.get("replicas", []) if isinstance(lab, dict) else []:
-        t.add_row(r["pod"], r["grpc"], r["http"], r["metrics"], str(r["pid"]))
+        row = [r["pod"], r["grpc"], r["metrics"], str(r["pid"])]
+        if health is not None:
+            # file_sd changes reach the scrape loop every ~5 s: a fresh replica may not be a target yet.
+            row.append(health.get(r["pod"], "pending"))
+        t.add_row(*row)
     return t
 
 
@@ -108,9 +113,8 @@ def status(run_dir: Path = RunDirOpt) -> None:
         why = (state or {}).get("error") or (state or {}).get("status") or "no state"
         raise CheckFailed(f"no lab running in {run_dir} ({why})")
     lab = state["lab"]
-    out.print(_replica_table(state))
     health = {t["labels"].get("pod", "?"): t["health"] for t in PrometheusClient(lab["prometheus_url"]).targets()}
-    out.print("scrape health: " + ", ".join(f"{p}={h}" for p, h in sorted(health.items())))
+    out.print(_replica_table(state, health))
     out.print(f"Prometheus: {lab['prometheus_url']} (daemon pid {pid})")
 
 

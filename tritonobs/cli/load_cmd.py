@@ -128,8 +128,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Drive load against Triton: open loop (--rate) or closed loop (--concurrency), shaped by --profile.
 
-        Examples: `--profile step --rate 1:10:30s --duration 60s` (1 request/s, 10/s from 30 s);
-        `--profile ramp --concurrency 1:16:2m --duration 3m`; `--profile replay --rate trace.csv`.
+        Open loop: requests arrive as a Poisson process (seeded by --seed) whose rate follows the profile, whether or not earlier ones finished. Closed loop: the profile says how many requests to keep in flight. Requests go round-robin over --connections gRPC connections per --url. The send window ends at --duration or --max-requests; requests still in flight get --drain to finish.
+
+        Examples:
+
+        --profile step --rate 1:10:30s --duration 60s   (1 request/s, then 10/s from 30 s)
+
+        --profile ramp --concurrency 1:16:2m --duration 3m
+
+        --profile replay --rate trace.csv --url 127.0.0.1:8001 --url 127.0.0.1:9001
         """
         if connections < 1:
             raise UsageError(f"--connections {connections}: must be at least 1")

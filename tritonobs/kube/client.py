@@ -7,6 +7,7 @@ one of `kube.errors` (endpoint named), never as a urllib3/ApiException traceback
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -98,10 +99,8 @@ class Kube:
     def delete(self, kind: Kind, name: str, namespace: str | None = None, *, dry_run: bool = False) -> None:
         query = [("dryRun", "All")] if dry_run else []
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
-        try:
+        with contextlib.suppress(errors.NotFound):  # already gone: the goal of a delete is met
             self.request("DELETE", kind.path(name, namespace), query=query, body=body)
-        except errors.NotFound:
-            pass  # already gone: the goal of a delete is met
 
     # --- discovery ---
     def discover(self, base: str) -> JsonObj | None:

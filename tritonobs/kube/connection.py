@@ -70,6 +70,6 @@ def from_eks(cluster: str, region: str) -> Kube:
     configuration = Configuration(host=access.endpoint, ca_cert_data=access.ca)
     configuration.verify_ssl = True
     tokens = eks.token_source(sess, cluster, region)
-    configuration.refresh_api_key_hook = tokens.hook
+    configuration.refresh_api_key_hook = tokens.hook  # type: ignore[assignment]  # stub types it as None
     tokens.hook(configuration)  # mint now: a credentials problem shows before any cluster call
     return Kube(ApiClient(configuration), access.endpoint)

@@ -96,6 +96,7 @@ class LabAutoscaler:
     async def warm(self, replicas: int, timeout: float = 60.0) -> None:
         """Place `replicas` pods on Ready nodes and wait until their replicas are Ready."""
         self._perform(self.pool.warm(self.now(), replicas))
+        self._desired = replicas  # what the Deployment starts with; decisions are changes from it
         deadline = self.clock() + timeout
         while self.pool.ready_replicas < replicas:
             if self.clock() > deadline:

@@ -6,9 +6,9 @@
         lab.remove_replica(pod.pod, drain=True)
 
 Everything is loopback-only, on free ports, under one run directory. `down()` (also on exceptions, SIGINT and
-SIGTERM) stops every process group it started, checks through /proc that nothing mentioning the run directory
-survives, deletes the python-backend shared-memory files its replicas used, and removes the run directory
-it created.
+SIGTERM) stops every process group it started, checks through /proc that none of their processes survive,
+deletes the python-backend shared-memory files its replicas used, and removes the run directory it created.
+A second Ctrl-C during that teardown is ignored: an interrupted cleanup is what leaves orphans.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -125,7 +125,7 @@ class Lab:
         try:
             return self.up()
         except BaseException:
-            self.__exit__(None, None, None)
+            self._restore_sigterm()
             raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -133,19 +133,31 @@ class Lab:
         try:
             self.down()
         finally:
-            if self._old_sigterm is not None:
-                signal.signal(signal.SIGTERM, self._old_sigterm)
-                self._old_sigterm = None
+            self._restore_sigterm()
+
+    def _restore_sigterm(self) -> None:
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
 
     @staticmethod
     def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise LabInterrupted()
 
     def up(self) -> Lab:
+        """Start Prometheus and the replicas; on any failure (or Ctrl-C) everything started is stopped."""
         if self._up:
             return self
         self._up = True
         atexit.register(self.down)
+        try:
+            self._start_all()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def _start_all(self) -> None:
         if self._given_workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="tritonobs-lab-"))
             self._created_workdir = True
@@ -160,17 +172,28 @@ class Lab:
         self._backfill(prom, planned)
         prom.write_rules(self._rule_groups())
         self._on_event(f"starting Prometheus on {prom.url}")
-        prom.start()
-        if prom.pid is not None:
-            self._pgids.add(prom.pid)
+        try:
+            prom.start()
+        finally:
+            if prom.pid is not None:
+                self._pgids.add(prom.pid)
         self._on_event(f"starting {len(planned)} Triton replicas")
         with ThreadPoolExecutor(max_workers=max(1, len(planned))) as pool:
-            started = list(pool.map(self._start, planned))
+            futures = [pool.submit(self._start, p) for p in planned]
+        # Collect every replica that did start before raising the first failure, so down() stops them.
+        errors = []
+        for f in futures:
+            try:
+                replica = f.result()
+            except BaseException as e:
+                errors.append(e)
+                continue
+            with self._lock:
+                self._replicas[replica.pod] = replica
+        if errors:
+            raise errors[0]
         with self._lock:
-            for r in started:
-                self._replicas[r.pod] = r
             self._write_targets()
-        return self
 
     def down(self) -> None:
         """Stop everything this lab started. Safe to call twice, from atexit, or after a failed `up()`."""
@@ -179,15 +202,19 @@ class Lab:
         self._up = False
         with contextlib.suppress(Exception):
             atexit.unregister(self.down)
+        with _signals_ignored():
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         with self._lock:
             replicas = list(self._replicas.values())
             self._replicas.clear()
             self._draining.clear()
         for r in replicas:
             self._shm |= r.shm_regions()
-        with ThreadPoolExecutor(max_workers=max(1, len(replicas))) as pool:
-            list(pool.map(lambda r: r.stop(), replicas))
         try:
+            with ThreadPoolExecutor(max_workers=max(1, len(replicas))) as pool:
+                list(pool.map(lambda r: r.stop(), replicas))
             if self._prometheus is not None:
                 self._prometheus.stop()
             self._kill_leftovers()
@@ -203,6 +230,8 @@ class Lab:
         if not self._up:
             raise RuntimeError("the lab is not up")
         with self._lock:
+            if pod is not None and pod in self._replicas:
+                raise UsageError(f"replica {pod!r} already exists")
             planned = self._plan_replica(pod)
         replica = self._start(planned)
         with self._lock:
@@ -252,6 +281,9 @@ class Lab:
         assert self._repository is not None
         replica = start_replica(self._repository, self.workdir / "replicas" / name, pod=name, index=index,
                                 node=node, models=self.models)
+        if not self._up:  # the lab went down (Ctrl-C) while this replica was starting
+            replica.stop()
+            raise RuntimeError(f"the lab stopped while replica {name} was starting")
         self._shm |= replica.shm_regions()
         if replica.pgid is not None:
             self._pgids.add(replica.pgid)
@@ -314,3 +346,17 @@ class Lab:
         survivors = [p for g in self._pgids for p in procs.group_pids(g)]
         if survivors:
             raise ExternalError(str(self.workdir), f"lab processes survived SIGKILL: {survivors}")
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM while tearing down (main thread only: signal handlers live there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

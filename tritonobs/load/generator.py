@@ -293,8 +293,8 @@ class LoadGenerator:
         if conn in self._retired:
             self._retired.remove(conn)
         task = asyncio.create_task(conn.client.close())
-        self._tasks.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _sample_inflight(self) -> None:
         # on a fixed grid (k * interval), so samples do not drift when the loop is busy

@@ -31,7 +31,7 @@ async def show_progress(gen: LoadGenerator, run: asyncio.Task[Any], console: Con
     window: deque[tuple[float, int]] = deque()
     with Progress(
         TextColumn("[bold]load"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
@@ -52,6 +52,7 @@ async def show_progress(gen: LoadGenerator, run: asyncio.Task[Any], console: Con
             )
             await asyncio.wait({run}, timeout=_REFRESH_S)
         stats = gen.stats()
+        overall = stats.ok / stats.elapsed_s if stats.elapsed_s > 0 else 0.0  # the whole run, once it is over
         bar.update(
-            task, completed=min(stats.elapsed_s, duration), status=status_line(stats, 0.0, gen.plan.mode)
+            task, completed=min(stats.elapsed_s, duration), status=status_line(stats, overall, gen.plan.mode)
         )

@@ -8,7 +8,6 @@ Prometheus rejects raises `QueryError`, which callers report per query instead o
 from __future__ import annotations
 
 import json
-import math
 import urllib.error
 import urllib.parse
 import urllib.request

@@ -83,10 +83,12 @@ def scale_up_times(tl: Timeline) -> tuple[float | None, str]:
         until = ups[i + 1].t - slack if i + 1 < len(ups) else float("inf")
         pods = sorted((t, p) for p, t in created.items() if up.t - slack <= t < until)
         # Pods deleted before they got Ready were undone by a later scale-down: they say nothing.
-        pods = [(t, p) for t, p in pods if p in ready or p not in deleted]
-        if not pods:
-            notes.append(f"scale to {int(up.value or 0)} at t={up.t:.1f}s: no new pod observed")
+        kept = [(t, p) for t, p in pods if p in ready or p not in deleted]
+        if not kept:
+            why = "its pods were scaled away before Ready" if pods else "no new pod observed"
+            notes.append(f"scale to {int(up.value or 0)} at t={up.t:.1f}s: {why}")
             continue
+        pods = kept
         newest = pods[-1][1]
         if newest not in ready:
             return None, f"{newest} (scale to {int(up.value or 0)} at t={up.t:.1f}s) never became Ready"

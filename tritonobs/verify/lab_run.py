@@ -47,6 +47,7 @@ class LabVerifyOptions:
     sample_s: float = 1.0
     settle_s: float | None = None  # after the load: wait this long at most for min replicas
     model_repository: Path = Path("model_repository")
+    workdir: Path | None = None  # the lab's run directory (default: a temporary one); removed afterwards
     sim: dict[str, str] = field(default_factory=lambda: dict(SCALING_SIM))
 
 
@@ -88,7 +89,8 @@ def run_lab_verify(
 ) -> None:
     """Run the lab and fill `timeline`. Ctrl-C (KeyboardInterrupt) propagates after the lab is torn down;
     the timeline then holds everything seen so far."""
-    with Lab(stack, replicas=0, model_repository=opts.model_repository, sim=opts.sim, backfill_seconds=0) as lab:
+    with Lab(stack, opts.workdir, replicas=0, model_repository=opts.model_repository, sim=opts.sim,
+             backfill_seconds=0) as lab:
         asyncio.run(_drive(lab, opts, timeline, on_sample or (lambda s, line: None)))
 
 

@@ -86,6 +86,7 @@ def report_markdown(tl: Timeline, results: Sequence[BudgetResult], png_name: str
         "",
         f"- HPA `{info.namespace}/{info.hpa}` on `{info.signal}`, target {info.target:g} per pod, "
         f"{info.min_replicas}–{info.max_replicas} replicas",
+        *_signal_lines(info.signal),
         f"- load: {info.profile or 'external'}",
         f"- TTFT SLO: p95 ≤ {info.slo_ttft_seconds:g} s (strictest model)",
         f"- GPU pool: {info.gpus_per_pod} GPU(s) per pod, {info.gpus_per_node} per node, "
@@ -115,9 +116,20 @@ def report_markdown(tl: Timeline, results: Sequence[BudgetResult], png_name: str
         lines.append(f"| {r.title} | {_fmt(r.measured, r.unit)} | {limit} | {result} | {r.note} |")
     lines += ["", "## Timeline", "", f"![timeline]({png_name})", "", "| t (s) | event | subject | detail |", "|---|---|---|---|"]
     for e in tl.sorted_events():
-        detail = e.detail or ("" if e.value is None else f"{e.value:g}")
+        value = "" if e.value is None else f"{e.value:g}"
+        detail = f"{e.detail} ({value})" if e.detail and value else (e.detail or value)
         lines.append(f"| {e.t:.1f} | {e.kind} | {e.subject} | {detail} |")
     return "\n".join(lines) + "\n"
+
+
+def _signal_lines(name: str) -> list[str]:
+    from tritonobs.signals import SIGNALS
+
+    sig = SIGNALS.get(name)
+    if sig is None:
+        return []
+    sees = "sees" if sig.sees_vllm_queue else "is blind to"
+    return [f"- signal: {sig.description} It {sees} the requests waiting inside vLLM."]
 
 
 def write_report(out_dir: Path, tl: Timeline, results: Sequence[BudgetResult]) -> list[Path]:

@@ -1,0 +1,249 @@
+"""`tritonobs verify`: a scaling verification run on a real cluster, or in the local lab with `--lab`.
+
+Writes report.md, report.json and timeline.png to --out and exits 1 when a budget fails. Ctrl-C stops the
+load and still writes the (partial) report, then exits 130. `--print-load-job` prints the in-cluster load
+(headless Service + Job) for the same profile; `--load-only` is what that Job runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
+from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.config import SIGNAL_NAMES
+from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.load.profiles import PROFILE_KINDS, Profile, parse_duration, parse_profile
+from tritonobs.model import Stack
+from tritonobs.render.yamlfmt import to_yaml_docs
+from tritonobs.verify.timeline import Sample, Timeline
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# Lab default: concurrency 2 -> 10 (one replica holds 4 in its batch, so 6 wait: 3x the default target of 2).
+LAB_LOW, LAB_HIGH = 2, 10
+STEP_AFTER_S = 100.0  # real-cluster seconds of low load before the step
+RECOVERY_S = 200.0  # real-cluster seconds of high load after the new replicas could be Ready
+
+
+def lab_default_load(stack: Stack, factor: float) -> tuple[str, str, float]:
+    """(concurrency spec, duration, seconds) of the lab's default step, in lab time: the high phase lasts a
+    full scale-up (node launch + image pull + model load) plus a recovery period."""
+    pool = stack.spec.gpu_pool
+    step_at = STEP_AFTER_S / factor
+    total = step_at + (pool.node_launch_seconds + pool.image_pull_seconds + pool.model_load_seconds + RECOVERY_S) / factor
+    return f"{LAB_LOW}:{LAB_HIGH}:{step_at:g}s", f"{total:.0f}s", round(total)
+
+
+def _seconds(option: str, text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except ValueError as e:
+        raise UsageError(f"{option}: {e}") from None
+    if value <= 0:
+        raise UsageError(f"{option} {text}: must be more than 0")
+    return value
+
+
+def _profile(kind: str, rate: str | None, concurrency: str | None) -> tuple[str, str, Profile]:
+    if (rate is None) == (concurrency is None):
+        raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
+    mode = "open" if rate is not None else "closed"
+    spec = rate if rate is not None else concurrency
+    assert spec is not None
+    return mode, spec, parse_profile(kind, spec, option="--rate" if mode == "open" else "--concurrency")
+
+
+class _Progress:
+    """One live status line per sample (rich), and a log line on every replica change."""
+
+    def __init__(self) -> None:
+        self.status = err.status("starting")
+        self._last: tuple[int | None, int | None] = (None, None)
+
+    def __call__(self, s: Sample, extra: str) -> None:
+        def f(v: float | None, fmt: str = ".2f") -> str:
+            return "-" if v is None else format(v, fmt)
+
+        line = (f"t={s.t:6.1f}s load {f(s.load, 'g')}  signal {f(s.signal)}  desired {s.desired_replicas} "
+                f"pods {s.current_replicas} ready {s.ready_replicas} nodes {s.nodes}  TTFT p95 {f(s.ttft_p95)}s  {extra}")
+        self.status.update(line)
+        if (s.desired_replicas, s.ready_replicas) != self._last:
+            self._last = (s.desired_replicas, s.ready_replicas)
+            err.print(line, markup=False)
+
+
+def _finish(tl: Timeline, stack: Stack, out_dir: Path, interrupted: bool) -> None:
+    from tritonobs.verify.budgets import evaluate, passed
+    from tritonobs.verify.report import write_report
+
+    tl.interrupted = tl.interrupted or interrupted
+    results = evaluate(tl, stack.spec.budgets)
+    paths = write_report(out_dir, tl, results)
+    for r in results:
+        mark = "—" if r.limit is None else ("pass" if r.passed else "FAIL")
+        value = "never" if r.measured is None else f"{r.measured:.3g} {r.unit}"
+        limit = "" if r.limit is None else f" (limit {r.limit:.3g} {r.unit})"
+        out.print(f"{mark:>4}  {r.title}: {value}{limit}", markup=False)
+    out.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False)
+    if interrupted:
+        raise KeyboardInterrupt
+    if not passed(results):
+        failed = [r.name for r in results if not r.passed]
+        raise CheckFailed(f"{len(failed)} budget(s) failed: {', '.join(failed)} (see {paths[1]})")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def verify(
+        spec: Path = SpecOption,
+        lab: bool = typer.Option(False, "--lab", help="run in the local lab (real Triton + Prometheus, no cluster)"),
+        signal: str | None = typer.Option(None, "--signal", help=f"lab: scale on this signal instead of the spec's ({', '.join(SIGNAL_NAMES)})"),
+        profile: str = typer.Option("step", "--profile", help=f"load profile: {', '.join(PROFILE_KINDS)} (as `tritonobs load`)"),
+        rate: str | None = typer.Option(None, "--rate", help="open loop: requests/s per --profile, e.g. 1:10:30s"),
+        concurrency: str | None = typer.Option(None, "--concurrency", help="closed loop: requests in flight per --profile"),
+        duration: str | None = typer.Option(None, "--duration", help="load send window (lab default: one scale-up plus recovery)"),
+        model: str | None = typer.Option(None, "--model", help="model to load (default: the spec's first)"),
+        max_tokens: int | None = typer.Option(None, "--max-tokens", help="max_tokens per request"),
+        connections: int = typer.Option(0, "--connections", help="gRPC connections per target (default: lab 2, cluster 8)"),
+        out_dir: Path = typer.Option(Path("verify-report"), "--out", help="where report.md/json and timeline.png go"),
+        time_factor: float = typer.Option(10.0, "--time-factor", min=1.0, help="lab: divide every spec duration by this"),
+        model_repository: Path | None = typer.Option(None, "--model-repository", help="lab: model repository (default: the spec's)"),
+        lab_dir: Path | None = typer.Option(None, "--lab-dir", help="lab: run directory (default: a temporary one; removed at the end)"),
+        url: list[str] = typer.Option([], "--url", help="cluster: gRPC endpoint balancing per request (ingress/LB); repeatable"),
+        discover: str | None = typer.Option(None, "--discover", help="cluster: HOST:PORT of a headless Service to follow"),
+        external_load: bool = typer.Option(False, "--external-load", help="cluster: only watch; the load Job drives load"),
+        prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="cluster: Prometheus (default: the spec's)"),
+        interval: float = typer.Option(5.0, "--interval", min=0.05, help="cluster: seconds between polls"),
+        settle: str | None = typer.Option(None, "--settle", help="after the load, wait at most this long for min replicas"),
+        context: str | None = ContextOption,
+        kubeconfig: str | None = KubeconfigOption,
+        cluster: str | None = ClusterOption,
+        region: str | None = RegionOption,
+        print_load_job: bool = typer.Option(False, "--print-load-job", help="print the in-cluster load (Service + Job) and exit"),
+        load_image: str | None = typer.Option(None, "--load-image", help="image of the load Job (has tritonobs installed)"),
+        load_only: bool = typer.Option(False, "--load-only", help="drive the load only (what the load Job runs)"),
+    ) -> None:
+        """Drive a load profile and watch the HPA, pods, GPU nodes, signal and TTFT; judge against the spec's budgets."""
+        if signal is not None and signal not in SIGNAL_NAMES:
+            raise UsageError(f"--signal {signal!r}: choose one of {', '.join(SIGNAL_NAMES)}")
+        if signal is not None and not lab:
+            raise UsageError("--signal only applies to --lab (on a cluster the deployed HPA decides what it reads)")
+        if load_only:
+            _load_only(profile, rate, concurrency, duration, model, max_tokens, connections, url, discover, interval)
+            return
+        stack = load_stack(spec)
+        if print_load_job:
+            _print_job(stack, profile, rate, concurrency, duration, model, max_tokens, connections, url, load_image)
+            return
+        if lab:
+            _lab(stack, spec, signal, profile, rate, concurrency, duration, model, max_tokens, connections, out_dir,
+                 time_factor, model_repository, settle, lab_dir)
+            return
+        from tritonobs.kube.connection import Target
+        from tritonobs.prom.client import PrometheusClient
+        from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_cluster_verify, run_info
+
+        if not (url or discover or external_load):
+            raise UsageError("say where the load goes: --url (ingress/LB), --discover (headless Service), "
+                             "or --external-load with the Job of --print-load-job")
+        if external_load and rate is None and concurrency is None:
+            rate = "0"  # the Job carries the real profile; this run only needs its length
+            profile = "constant"
+        mode, _, prof = _profile(profile, rate, concurrency)
+        opts = ClusterVerifyOptions(
+            profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url), discover=discover,
+            mode=mode, model=model, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
+            settle_s=_seconds("--settle", settle) if settle else None,
+        )
+        for u in url:
+            if u.split(":")[0] in ("localhost", "127.0.0.1", "::1"):
+                err.print(f"warning: {u} looks like a port-forward, which pins every connection to one pod", markup=False)
+        kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
+        prom = PrometheusClient(prometheus_url or stack.spec.monitoring.prometheus_url)
+        started = time.time()
+        tl = Timeline(run_info(stack, opts, started))
+        progress = _Progress()
+        interrupted = False
+        with progress.status:
+            try:
+                run_cluster_verify(kube, prom, stack, opts, tl, progress)
+            except KeyboardInterrupt:
+                interrupted = True
+        _finish(tl, stack, out_dir, interrupted)
+
+
+def _lab(
+    stack: Stack, spec: Path, signal: str | None, profile: str, rate: str | None, concurrency: str | None,
+    duration: str | None, model: str | None, max_tokens: int | None, connections: int, out_dir: Path,
+    factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None,
+) -> None:
+    from tritonobs.verify.lab_run import MAX_TOKENS, LabVerifyOptions, run_info, run_lab_verify
+    from tritonobs.verify.measures import with_signal
+
+    if signal is not None:
+        stack = with_signal(stack, signal)
+    if model is not None and model not in stack.model_names:
+        raise UsageError(f"--model {model!r}: not in the spec (models: {', '.join(stack.model_names)})", file=str(spec))
+    if rate is None and concurrency is None:
+        concurrency, default_duration, _ = lab_default_load(stack, factor)
+        duration = duration or default_duration
+        profile = "step"
+    mode, value, prof = _profile(profile, rate, concurrency)
+    repo = model_repository or spec.resolve().parent / stack.spec.model_repository.path
+    opts = LabVerifyOptions(
+        profile=prof, duration_s=_seconds("--duration", duration or "90s"), mode=mode, time_factor=factor,
+        model=model, max_tokens=max_tokens or MAX_TOKENS, connections=connections or 2,
+        settle_s=_seconds("--settle", settle) if settle else None, model_repository=repo, workdir=lab_dir,
+    )
+    tl = Timeline(run_info(stack, opts, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s", time.time()))
+    progress = _Progress()
+    interrupted = False
+    with progress.status:
+        try:
+            run_lab_verify(stack, opts, tl, progress)
+        except KeyboardInterrupt:
+            interrupted = True
+    _finish(tl, stack, out_dir, interrupted)
+
+
+def _print_job(
+    stack: Stack, profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
+    max_tokens: int | None, connections: int, url: list[str], image: str | None,
+) -> None:
+    from tritonobs.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
+
+    mode, value, _ = _profile(profile, rate, concurrency)
+    text = duration or "15m"
+    job = LoadJobSpec(
+        profile_kind=profile, mode=mode, value=value, duration=text, duration_seconds=_seconds("--duration", text),
+        model=model or stack.model_names[0], connections=connections or 8, max_tokens=max_tokens,
+        image=image or DEFAULT_IMAGE, url=url[0] if url else None,
+    )
+    out.print(to_yaml_docs(objects(stack, job)), markup=False, end="")
+
+
+def _load_only(
+    profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
+    max_tokens: int | None, connections: int, url: list[str], discover: str | None, interval: float,
+) -> None:
+    from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_load_only
+
+    if model is None:
+        raise UsageError("--load-only needs --model")
+    if not (url or discover):
+        raise UsageError("--load-only needs --url or --discover")
+    mode, _, prof = _profile(profile, rate, concurrency)
+    opts = ClusterVerifyOptions(profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url),
+                                discover=discover, mode=mode, max_tokens=max_tokens, connections=connections or 8,
+                                interval_s=interval)
+    ok, failed = run_load_only(opts, model, lambda line: out.print(line, markup=False))
+    out.print(f"{ok} requests ok, {failed} failed", markup=False)
+    if ok == 0:
+        raise CheckFailed("no request succeeded")
+
