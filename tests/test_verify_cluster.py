@@ -296,3 +296,95 @@ def test_discovery_follows_the_ready_pods() -> None:
     assert seen == [["10.0.0.1:8001"], ["10.0.0.1:8001", "10.0.0.2:8001"], ["10.0.0.2:8001"]]
     with pytest.raises(ValueError, match="HOST:PORT"):
         split_host_port("no-port")
+
+
+class _Exporter:
+    """A /metrics endpoint with the vLLM series model.py exports: 4 waiting, and 10 more requests per scrape,
+    every one with a first token between 1 and 2.5 s (so p95 = 1 + 0.95 x 1.5 s by interpolation)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.scrapes = 0
+        exporter = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                exporter.scrapes += 1
+                body = exporter.text(exporter.scrapes * 10).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    @staticmethod
+    def text(n: int) -> str:
+        m = 'model="llama2",version="1"'
+        lines = [
+            "# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{{{m}}} 4",
+            "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{m}}} 4",
+            "# TYPE vllm:time_to_first_token_seconds histogram",
+            f'vllm:time_to_first_token_seconds_bucket{{{m},le="1.0"}} 0',
+            f'vllm:time_to_first_token_seconds_bucket{{{m},le="2.5"}} {n}',
+            f'vllm:time_to_first_token_seconds_bucket{{{m},le="+Inf"}} {n}',
+            f"vllm:time_to_first_token_seconds_sum{{{m}}} {2 * n}",
+            f"vllm:time_to_first_token_seconds_count{{{m}}} {n}",
+            "# TYPE vllm:e2e_request_latency_seconds histogram",
+            f'vllm:e2e_request_latency_seconds_bucket{{{m},le="+Inf"}} {n}',
+            f"vllm:e2e_request_latency_seconds_sum{{{m}}} {5 * n}",
+            f"vllm:e2e_request_latency_seconds_count{{{m}}} {n}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("cluster", [True], indirect=True, ids=["karpenter"])
+def test_watcher_reads_signal_ttft_and_load_from_a_real_prometheus(
+    cluster: tuple[Cluster, Path, bool], stack: Stack, tmp_path: Path
+) -> None:
+    import time
+
+    from tritonobs.lab.lab_stack import lab_variant
+    from tritonobs.lab.prometheus_process import PrometheusProcess, ScrapeTarget
+
+    _, kubeconfig, _ = cluster
+    exporter = _Exporter()
+    (tmp_path / "prom").mkdir()
+    prom = PrometheusProcess(tmp_path / "prom", scrape_interval="1s")
+    try:
+        prom.write_targets([ScrapeTarget(exporter.address, {"namespace": NS, "pod": "triton-a", "job": "triton"})])
+        prom.start()
+        client = prom.client()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not [
+            s for s in client.query("vllm:time_to_first_token_seconds_count") if s.value >= 60
+        ]:
+            time.sleep(0.5)
+        # Rate windows of 4 scrapes: with a 1 s scrape, 4 s (the spec's 30 s scrape would give 2 m).
+        fast = lab_variant(stack, "1s")
+        tl = _timeline(fast)
+        watcher = ClusterWatcher(from_kubeconfig(None, str(kubeconfig)), fast, tl, client)  # load from Prometheus
+        sample = watcher.poll(time.time())
+    finally:
+        prom.stop()
+        exporter.close()
+    assert sample.signal_prometheus == 4.0  # the adapter rule expanded for pod triton-a
+    assert sample.ttft_p95 == pytest.approx(1 + 0.95 * 1.5)
+    assert sample.ttft_p90 == pytest.approx(1 + 0.90 * 1.5)
+    assert sample.load == pytest.approx(10, rel=0.3)  # 10 more completed requests per 1 s scrape

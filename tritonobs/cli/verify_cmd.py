@@ -87,6 +87,8 @@ def _finish(tl: Timeline, stack: Stack, out_dir: Path, interrupted: bool) -> Non
     paths = write_report(out_dir, tl, results)
     for r in results:
         mark = "—" if r.limit is None else ("pass" if r.passed else "FAIL")
+        if tl.interrupted and r.measured is None:
+            mark = "n/a"  # not reached before Ctrl-C: neither passed nor failed
         value = "never" if r.measured is None else f"{r.measured:.3g} {r.unit}"
         limit = "" if r.limit is None else f" (limit {r.limit:.3g} {r.unit})"
         out.print(f"{mark:>4}  {r.title}: {value}{limit}", markup=False)

@@ -39,7 +39,8 @@ TERMINATION_GRACE_S = 30.0  # a pod's default terminationGracePeriodSeconds: the
 
 @dataclass(frozen=True)
 class Snapshot:
-    signal: float | None
+    signal: float | None  # what the last sync computed (the HPA's currentMetrics)
+    signal_prometheus: float | None  # the average of the values that sync read from Prometheus
     desired: int
     replicas: int
     ready: int
@@ -84,6 +85,7 @@ class LabAutoscaler:
         self._flushed = 0
         self._desired: int | None = None
         self._conditions: dict[str, tuple[bool, str]] = {}
+        self._read_average: float | None = None
 
     @property
     def sync_period(self) -> float:
@@ -127,9 +129,11 @@ class LabAutoscaler:
     async def sync(self) -> Decision:
         pods = self.pool.pod_names()
         readings = []
-        for use in self.stack.signals:
+        for i, use in enumerate(self.stack.signals):
             values = await asyncio.to_thread(self._read, measures.adapter_query(self.stack, use, pods), pods)
             readings.append(None if values is None else PodsReading.of(values))
+            if i == 0:
+                self._read_average = sum(values.values()) / len(values) if values else None
         now = self.now()
         decision = self.controller.sync(now * self.factor, self.pool.replicas, readings, pods=self._hpa_pods())
         self.decision = decision
@@ -236,6 +240,7 @@ class LabAutoscaler:
         signal = d.metrics[0].current_milli / 1000 if d is not None and d.metrics else None
         return Snapshot(
             signal,
+            self._read_average,
             d.replicas if d is not None else self.pool.replicas,
             self.pool.replicas,
             self.pool.ready_replicas,

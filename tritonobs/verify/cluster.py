@@ -9,6 +9,7 @@ first poll are the baseline: they produce no events, only their later transition
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,6 +137,7 @@ class ClusterWatcher:
         self._first = False
         live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
         p90, p95 = self._ttft()
+        names = [str(p["metadata"]["name"]) for p in live]
         sample = Sample(
             t=t,
             load=self.load() if self.load else self._query(measures.completed_per_second(self.stack)),
@@ -146,6 +148,7 @@ class ClusterWatcher:
             nodes=sum(1 for n in nodes if true_since(n, "Ready") is not None),
             ttft_p90=p90,
             ttft_p95=p95,
+            signal_prometheus=self._signal_from_prometheus(names),
         )
         self.tl.add(sample)
         return sample
@@ -219,6 +222,17 @@ class ClusterWatcher:
             return None
         values = [s.value for s in result if s.value == s.value]  # NaN: no requests in the window
         return values[0] if values else None
+
+    def _signal_from_prometheus(self, pods: list[str]) -> float | None:
+        """The first signal averaged over the pods that have a value, as AverageValue does."""
+        if self.prom is None or not pods or not self.stack.signals:
+            return None
+        try:
+            result = self.prom.query(measures.adapter_query(self.stack, self.stack.signals[0], pods))
+        except (QueryError, ExternalError):
+            return None
+        values = [s.value for s in result if math.isfinite(s.value)]
+        return sum(values) / len(values) if values else None
 
     def _ttft(self) -> tuple[float | None, float | None]:
         return (

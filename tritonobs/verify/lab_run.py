@@ -101,6 +101,9 @@ async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Call
     prom = PrometheusClient(lab.prometheus_url, timeout=5.0)
     stop = asyncio.Event()
     min_replicas = stack.spec.autoscaling.min_replicas
+    if stack.spec.autoscaling.engine == "keda":
+        tl.event(0.0, "note", "keda", "KEDA's polling and cooldown are not modelled: the lab scales with the "
+                 "HPA the prometheus-adapter path renders, on the same signal and target")
     await scaler.warm(min_replicas)
     await _wait_scraped(prom, stack, scaler.pool.ready_pod_names())
     # Requests still queued when the send window closes are served by whatever replicas exist then.
@@ -165,7 +168,8 @@ async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, n
     p90 = await asyncio.to_thread(ttft, 0.9)
     p95 = await asyncio.to_thread(ttft, measures.SLO_QUANTILE)
     snap = scaler.snapshot()
-    return Sample(now, load, snap.signal, snap.desired, snap.replicas, snap.ready, snap.nodes, p90, p95)
+    return Sample(now, load, snap.signal, snap.desired, snap.replicas, snap.ready, snap.nodes, p90, p95,
+                  snap.signal_prometheus)
 
 
 async def _wait_scraped(prom: PrometheusClient, stack: Stack, pods: list[str], timeout: float = 20.0) -> None:

@@ -40,7 +40,9 @@ def timeline_png(tl: Timeline) -> bytes:
     load_ax.set_ylabel("offered load")
 
     t, v = _series(samples, "signal")
-    signal_ax.plot(t, v, color="tab:blue", label=f"{info.signal} (per pod)")
+    signal_ax.plot(t, v, color="tab:blue", label=f"{info.signal} per pod (HPA)")
+    t, v = _series(samples, "signal_prometheus")
+    signal_ax.plot(t, v, color="tab:cyan", linestyle=":", label="same, from Prometheus")
     signal_ax.axhline(info.target, color="tab:red", linestyle="--", label=f"target {info.target:g}")
     signal_ax.set_ylabel("signal")
     signal_ax.legend(loc="upper right", fontsize="small")

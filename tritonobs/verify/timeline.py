@@ -38,13 +38,14 @@ class Sample:
 
     t: float
     load: float | None = None  # offered load: requests/s (open loop) or concurrency (closed loop)
-    signal: float | None = None  # the HPA's current metric value (average per pod)
+    signal: float | None = None  # the HPA's current metric value (average per pod), as the HPA reports it
     desired_replicas: int | None = None
     current_replicas: int | None = None  # pods the scale target has (HPA currentReplicas)
     ready_replicas: int | None = None
     nodes: int | None = None  # Ready nodes of the GPU pool
     ttft_p90: float | None = None  # seconds, from Prometheus
     ttft_p95: float | None = None  # seconds, from Prometheus (the SLO's percentile)
+    signal_prometheus: float | None = None  # the same average computed from Prometheus now (no adapter/HPA lag)
 
 
 @dataclass(frozen=True)
