@@ -41,6 +41,7 @@ PROMETHEUS_CRDS = {
     "monitoring.coreos.com/v1/prometheusrules": ("PrometheusRule", True),
 }
 KEDA_CRDS = {"keda.sh/v1alpha1/scaledobjects": ("ScaledObject", True)}
+KARPENTER_CRDS = {"karpenter.sh/v1/nodeclaims": ("NodeClaim", False)}
 
 
 def declare(fake: ApiServer, resources: dict[str, tuple[str, bool]]) -> None:
@@ -116,6 +117,16 @@ def node(name: str, ready: bool, instance_type: str = "g5.24xlarge", pool: str =
             "labels": {"NodeGroupType": pool, "node.kubernetes.io/instance-type": instance_type, "type": "karpenter"},
         },
         "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def nodeclaim(name: str, nodepool: str = "g5-gpu-karpenter") -> dict[str, Any]:
+    """A launched, registered NodeClaim of Karpenter's `nodepool` (cluster-scoped)."""
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodeClaim",
+        "metadata": {"name": name, "labels": {"karpenter.sh/nodepool": nodepool}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }
 
 

@@ -1,18 +1,32 @@
-"""The RBAC `tritonobs rbac` renders is exactly what apply/prune/preflight/wait/status use: every call the
-CLI makes against the emulated API server is recorded the way the RBAC authorizer sees it, and the
-recorded set must equal the rendered Roles' grants — nothing missing, nothing extra."""
+"""The RBAC `tritonobs rbac` renders is exactly what apply/prune/preflight/wait/status and verify's cluster
+watcher use: every call they make against the emulated API server is recorded the way the RBAC authorizer
+sees it, and the recorded set must equal the rendered Roles' grants — nothing missing, nothing extra."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from tests.kube.conftest import KEDA_CRDS, NS, StackDir, declare, hpa_controller, keda
+from tests.kube.conftest import (
+    KARPENTER_CRDS,
+    KEDA_CRDS,
+    NS,
+    StackDir,
+    declare,
+    hpa_controller,
+    keda,
+    nodeclaim,
+)
 from tests.kube.fake_apiserver import ApiServer
 from tritonobs.cli.render_cmd import prepare
 from tritonobs.kube import kinds
+from tritonobs.kube.connection import from_kubeconfig
+from tritonobs.load.profiles import Constant
 from tritonobs.render import kube_objects
 from tritonobs.render.rbac import Permission, granted
+from tritonobs.verify.cluster import ClusterWatcher
+from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_info
+from tritonobs.verify.timeline import Timeline
 
 
 def recorded(fake: ApiServer) -> set[Permission]:
@@ -31,7 +45,8 @@ def seed_stale_of_every_kind(fake: ApiServer, namespaces: list[str]) -> None:
 
 @pytest.mark.parametrize("variant", ["adapter", "keda"])
 def test_rendered_rbac_is_exactly_what_the_code_calls(variant, cli, fake, stack_dir: StackDir, kubeconfig) -> None:
-    declare(fake, KEDA_CRDS)
+    declare(fake, {**KEDA_CRDS, **KARPENTER_CRDS})
+    fake.seed("karpenter.sh/v1/nodeclaims", nodeclaim("g5-gpu-karpenter-abcde"))
     fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
               "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
     if variant == "keda":
@@ -49,7 +64,12 @@ def test_rendered_rbac_is_exactly_what_the_code_calls(variant, cli, fake, stack_
     assert first.out.count("\npruned ") == len(kinds.MANAGED) * 2
     # 2. status.
     assert cli("status", *base, "-o", "json", "--prometheus-url", "http://127.0.0.1:9").code == 0
-    # 3. preflight looking the Deployment up by its Helm release label.
+    # 3. verify on a cluster: one poll of its watcher (prometheus=None: only the API calls matter here).
+    opts = ClusterVerifyOptions(profile=Constant(1), duration_s=60, urls=("lb.example:8001",))
+    tl = Timeline(run_info(stack, opts, 0.0))
+    ClusterWatcher(from_kubeconfig(None, str(kubeconfig)), stack, tl, prometheus=None, load=lambda: 1.0).poll(1.0)
+    assert [e.detail for e in tl.events if e.kind == "note"] == ["2 pod(s) (2 Ready), 1 NodeClaim(s) at start"]
+    # 4. preflight looking the Deployment up by its Helm release label.
     stack_dir.edit(lambda d: d["triton"].update(deployment="renamed"))
     assert cli("apply", *base).code == 1
 

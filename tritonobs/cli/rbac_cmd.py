@@ -1,4 +1,4 @@
-"""`tritonobs rbac [--subject KIND:NAME]`: the Role/ClusterRole (and bindings) apply and status need."""
+"""`tritonobs rbac [--subject KIND:NAME]`: the Role/ClusterRole (and bindings) apply, status and verify need."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def register(app: typer.Typer) -> None:
         dashboards: Path | None = DashboardsOption,
         subject: str | None = typer.Option(None, "--subject", help="bind to User:NAME, Group:NAME or ServiceAccount:NS/NAME"),
     ) -> None:
-        """Print the minimal RBAC for `apply` (incl. --prune, --wait) and `status`, as YAML to kubectl apply."""
+        """Print the minimal RBAC for `apply` (incl. --prune, --wait), `status` and `verify`, as YAML to kubectl apply."""
         who = parse_subject(subject) if subject else None
         stack, sources, _ = prepare(spec, dashboards)
         docs = to_yaml_docs(render_rbac.objects(stack, kube_objects(stack, sources), who), header=False)
-        header = f"# RBAC for `tritonobs apply` (--prune, --wait) and `tritonobs status` of stack {stack.name}\n"
+        header = f"# RBAC for `tritonobs apply` (--prune, --wait), `status` and `verify` of stack {stack.name}\n"
         out.print(header + docs, markup=False, end="")

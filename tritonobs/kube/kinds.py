@@ -58,6 +58,8 @@ DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
 POD = Kind("v1", "Pod", "pods")
 NODE = Kind("v1", "Node", "nodes", namespaced=False)
 API_SERVICE = Kind("apiregistration.k8s.io/v1", "APIService", "apiservices", namespaced=False)
+# Karpenter's record of a node it launches (verify times a node from it when the CRD is served).
+NODECLAIM = Kind("karpenter.sh/v1", "NodeClaim", "nodeclaims", namespaced=False)
 
 # Every kind tritonobs may ever render: prune lists all of them, so switching engines (adapter -> KEDA)
 # removes the HPA the old spec created.

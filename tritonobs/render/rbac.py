@@ -1,12 +1,17 @@
-"""The minimal RBAC for `tritonobs apply` (with --prune and --wait) and `tritonobs status`. Pure.
+"""The minimal RBAC for `tritonobs apply` (with --prune and --wait), `tritonobs status` and `tritonobs verify`
+on a cluster. Pure.
 
 Exactly the calls the code makes (a test records them against the emulated API server and compares):
 - apply: get + patch every rendered object; `create` too, because the API server authorizes an apply
   that creates an object as a create;
 - prune: list + delete every kind tritonobs may render, in every namespace the stack uses;
 - preflight: get/list the Triton Deployment, list HPAs (who else scales it), get the metrics APIService;
-- wait/status: get the HPA, get our custom metrics for the pods, list pods, list the GPU nodes.
-Discovery (`/api`, `/apis/...`, `/version`) is allowed to every authenticated user (system:discovery).
+- wait/status: get the HPA, get our custom metrics for the pods, list pods, list the GPU nodes;
+- verify: get the HPA, list pods and GPU nodes, and list Karpenter's NodeClaims (cluster-scoped). Whether
+  Karpenter is installed is only known on the cluster, so the NodeClaim grant is always there: without the
+  CRD it authorizes nothing.
+Discovery (`/api`, `/apis/...`, `/version`) is allowed to every authenticated user (system:discovery); verify's
+check that the NodeClaim CRD is served goes through it.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ def needed(stack: Stack, objects: Iterable[Mapping[str, Any]]) -> set[Permission
     perms |= _grant(kinds.HPA, ns, "get", "list")
     perms |= _grant(kinds.POD, ns, "list")
     perms |= _grant(kinds.NODE, None, "list")
+    perms |= _grant(kinds.NODECLAIM, None, "list")
     perms |= _grant(kinds.API_SERVICE, None, "get")
     if stack.spec.autoscaling.engine == "adapter":
         for use in stack.signals:

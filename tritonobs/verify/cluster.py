@@ -19,13 +19,12 @@ from tritonobs.errors import ExternalError
 from tritonobs.hpa.manifest import parse_quantity
 from tritonobs.kube import custom_metrics, hpa, kinds
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.kube.kinds import Kind
+from tritonobs.kube.kinds import NODECLAIM
 from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.verify import measures
 from tritonobs.verify.timeline import EventKind, Sample, Timeline
 
-NODECLAIM = Kind("karpenter.sh/v1", "NodeClaim", "nodeclaims", namespaced=False)
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 
 
