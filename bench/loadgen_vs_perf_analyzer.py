@@ -127,14 +127,13 @@ def perf_analyzer_libs(into: Path) -> Path:
 
 def process_cpu_s(pids: list[int]) -> float:
     """utime + stime of these processes (seconds), read from /proc."""
+    from tritonobs.lab.procs import stat_fields
+
     total = 0
     for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
+        fields = stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
     return total / CLOCK_TICKS
 
 

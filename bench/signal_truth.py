@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tritonobs.lab.lab import Lab
-from tritonobs.lab.observe import signals_by_pod
+from tritonobs.lab.observe import signals_by_pod, wait_scraped
 from tritonobs.load.generator import LoadGenerator, LoadPlan
 from tritonobs.load.profiles import Step
 from tritonobs.load.request import SAMPLING_PARAMETERS, load_prompts, wrap_prompt
@@ -267,7 +267,7 @@ def main() -> None:
             Lab(stack, replicas=2, model_repository=REPO / "model_repository", models=[model],
                 sim={"time_scale": args.time_scale}, backfill_seconds=0) as lab:
         console.print(f"lab up: Prometheus {lab.prometheus_url}")
-        _wait_scraped(lab)
+        wait_scraped(PrometheusClient(lab.prometheus_url), lab.stack, (r.pod for r in lab.targets))
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console) as bar:
             samples = asyncio.run(drive(lab, model, low, high, args.low_s, args.high_s, args.tail_s, prompts, bar))
     write_csv(samples, args.out / "samples.csv")
@@ -275,16 +275,6 @@ def main() -> None:
     console.print(report(samples, steps, end))
     console.print(f"raw samples: {args.out / 'samples.csv'}   plot: {args.out / 'signal_truth.png'}   "
                   f"({time.monotonic() - t_start:.0f}s)")
-
-
-def _wait_scraped(lab: Lab, timeout: float = 20.0) -> None:
-    client = PrometheusClient(lab.prometheus_url)
-    deadline = time.monotonic() + timeout
-    want = {r.pod for r in lab.targets}
-    while time.monotonic() < deadline:
-        if want <= {s.labels.get("pod") for s in client.query("up == 1")}:
-            return
-        time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,8 @@ def test_queries_parse_and_use_only_catalogued_metrics(
         assert len(queries) == len(exprs(d)) > 5
         assert check_queries(queries, recorded=set()) == [], slug
         for q in queries:
-            assert "$" not in expand_grafana(q.expr, CONCRETE), q.expr
+            # Only label_replace's capture references ($1) may remain: Grafana leaves unknown names alone.
+            assert not re.search(r"\$(?!\d)", expand_grafana(q.expr, CONCRETE)), q.expr
             promql_parser.parse(expand_grafana(q.expr, CONCRETE))
 
 
@@ -170,9 +171,11 @@ def test_seed_views(example_stack: Stack) -> None:
     assert power["type"] == "gauge"
     assert power["fieldConfig"]["defaults"]["unit"] == "watt"
     assert power["fieldConfig"]["defaults"]["max"] == example_stack.spec.alerts.gpu_power_limit_watts
-    assert [t["expr"] for t in power["targets"]] == [
-        'avg(DCGM_FI_DEV_POWER_USAGE{namespace="$namespace", pod=~"$pod"})'
-    ]
+    (power_expr,) = [t["expr"] for t in power["targets"]]
+    # dcgm-exporter's pod labels, direct or (honorLabels false) as exported_*: both are read.
+    assert power_expr.startswith("avg(")
+    assert 'DCGM_FI_DEV_POWER_USAGE{namespace="$namespace", pod=~"$pod"}' in power_expr
+    assert 'DCGM_FI_DEV_POWER_USAGE{exported_namespace="$namespace", exported_pod=~"$pod"}' in power_expr
 
     queue = panel(d, "Queue time per request")
     assert (queue["type"], queue["fieldConfig"]["defaults"]["unit"]) == ("timeseries", "ms")
@@ -513,6 +516,21 @@ INPUT_SERIES = [
     _series("DCGM_FI_DEV_POWER_USAGE", POD_A, "200x40", gpu="0", UUID="GPU-0"),
     _series("DCGM_FI_DEV_POWER_USAGE", POD_A, "100x40", gpu="1", UUID="GPU-1"),
     _series("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", POD_A, "0+3000000x40", gpu="0", UUID="GPU-0"),
+    # Pod B's GPU as scraped through a ServiceMonitor with honorLabels false (the gpu-operator default):
+    # namespace/pod name the exporter, exported_namespace/exported_pod the GPU's user.
+    *(
+        _series(name, "nvidia-dcgm-exporter-q9v4m", values, namespace="gpu-operator", gpu="0", UUID="GPU-B0",
+                exported_namespace="triton-vllm", exported_pod=POD_B)
+        for name, values in (
+            ("DCGM_FI_DEV_GPU_UTIL", "80x40"),
+            ("DCGM_FI_DEV_POWER_USAGE", "300x40"),
+            ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "0+1500000x40"),
+        )
+    ),
+    # Another namespace's GPU, in both label forms: never counted.
+    _series("DCGM_FI_DEV_POWER_USAGE", POD_A, "900x40", namespace="other-team", gpu="3", UUID="GPU-X3"),
+    _series("DCGM_FI_DEV_POWER_USAGE", "nvidia-dcgm-exporter-h3c8d", "900x40", namespace="gpu-operator", gpu="2",
+            UUID="GPU-X2", exported_namespace="other-team", exported_pod=POD_A),
     # TTFT: every first token between 0.5 s and 1 s -> p50 interpolates to 0.75 s.
     *(
         _series("vllm:time_to_first_token_seconds_bucket", POD_A, values, model="llama2", le=le)
@@ -543,11 +561,13 @@ EXPECTED: list[tuple[str, str, int, dict[str, float]]] = [
     ("triton-overview", "Compute time per request", 0, {'{model="llama2"}': 40}),
     ("triton-overview", "Inference requests", 0, {'{model="llama2"}': 600 + 585}),
     ("triton-overview", "Successful requests", 0, {'{model="llama2"}': 1}),
-    ("triton-overview", "Average GPU power", 0, {"{}": 150}),
-    ("triton-overview", "GPU utilisation", 0, {f'{{gpu="0", pod="{POD_A}"}}': 0.5}),
+    ("triton-overview", "Average GPU power", 0, {"{}": (200 + 100 + 300) / 3}),
+    ("triton-overview", "GPU utilisation", 0, {f'{{gpu="0", pod="{POD_A}"}}': 0.5, f'{{gpu="0", pod="{POD_B}"}}': 0.8}),
+    ("triton-overview", "GPU power", 0, {f'{{gpu="0", pod="{POD_A}"}}': 200, f'{{gpu="1", pod="{POD_A}"}}': 100,
+                                         f'{{gpu="0", pod="{POD_B}"}}': 300}),
     ("triton-overview", "GPU memory", 0, {f'{{gpu="0", pod="{POD_A}"}}': 1024 * 2**20}),
     ("triton-overview", "GPU memory", 1, {f'{{gpu="0", pod="{POD_A}"}}': 4096 * 2**20}),
-    ("triton-overview", "GPU energy", 0, {"{}": 40 * 3000}),
+    ("triton-overview", "GPU energy", 0, {"{}": 40 * 3000 + 40 * 1500}),
     ("llm", "llama2: time to first token", 0, {"{}": 0.75}),
     ("llm", "Waiting requests", 0, {'{model="llama2"}': 5, '{model="mistral7b"}': 1}),
     (
@@ -595,3 +615,31 @@ def test_panel_values_in_the_prometheus_engine(example_stack: Stack, tmp_path: P
         timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+DATACLASS_SOURCE = """\
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tritonobs.render.panels import Section, Series, dashboard, timeseries
+
+
+@dataclass(frozen=True)
+class Row:
+    title: str
+
+
+def build(stack):
+    row = Row("waiting")
+    panel = timeseries(row.title, unit="short", description="d", series=[Series("sum(vllm:num_requests_waiting)")])
+    return dashboard(stack, "dc", title="t", description="d", sections=[Section(row.title, [panel])])
+"""
+
+
+def test_a_source_may_define_dataclasses(tmp_path: Path, example_stack: Stack) -> None:
+    """A source is loaded like an imported module: a dataclass in it works (it needs sys.modules)."""
+    path = tmp_path / "dc.dashboard.py"
+    path.write_text(DATACLASS_SOURCE)
+    built_json = dash.build_json(example_stack, load_one(path))
+    assert [p["title"] for p in built_json["panels"]] == ["waiting", "waiting"]

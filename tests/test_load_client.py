@@ -146,6 +146,14 @@ def test_client_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         capsys,
     )
     assert code == 2 and "--iterations 0: must be at least 1" in err
+    results = REPO / "prompts.txt" / "results.txt"  # under a file: never writable
+    code, _, err = _run_cli(
+        ["client", "--model-name", "m", "-u", "127.0.0.1:1", "--input-prompts", str(REPO / "prompts.txt"),
+         "--results-file", str(results)],
+        capsys,
+    )
+    assert code == 2  # before connecting (which would be exit 3)
+    assert err == f"error: --results-file {results}: cannot write there ({REPO / 'prompts.txt'} is not a writable folder)\n"
 
 
 def test_load_unreachable_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,6 +176,9 @@ def test_load_unreachable_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
         (["--rate", "5", "--connections", "0"], "--connections 0: must be at least 1"),
         (["--rate", "5", "--max-requests", "0"], "--max-requests 0: must be at least 1"),
         (["--profile", "replay", "--rate", "/nonexistent/trace.csv"], "cannot read the trace"),
+        # Output paths are checked before the run (whose results would otherwise be lost at the end).
+        (["--rate", "5", "--out", str(REPO / "prompts.txt" / "run.csv")], "--out"),
+        (["--rate", "5", "--plot", str(REPO)], f"--plot {REPO}: is a folder; name a file"),
     ],
 )
 def test_load_flag_errors_are_exit_2(

@@ -449,3 +449,79 @@ def test_validate_command_lists_every_problem(tmp_path: Path, capsys: pytest.Cap
         batch,
         f"error: {backend} (1 of 2 problems, all listed above)",
     ]
+
+
+# --- the production engine adapter (model.py's VllmEngine) against a stand-in of vLLM 0.4/0.5 ---
+
+
+class _FakeVllm:
+    """AsyncLLMEngine as vLLM <= 0.5 behaves: cumulative RequestOutputs, and an abort only on an exception
+    inside its generator (a generator that is merely closed or dropped keeps its sequence scheduled)."""
+
+    def __init__(self) -> None:
+        self.aborted: list[str] = []
+        self.params: list[object] = []
+
+    async def generate(self, prompt: str, params: object, request_id: str):  # type: ignore[no-untyped-def]
+        from types import SimpleNamespace
+
+        self.params.append(params)
+        words: list[str] = []
+        try:
+            for i in range(5):
+                words.append(f"w{i}")
+                completion = SimpleNamespace(text=" ".join(words), token_ids=list(range(i + 1)))
+                yield SimpleNamespace(outputs=[completion], prompt_token_ids=[1, 2, 3])
+                await asyncio.sleep(0)
+        except (Exception, asyncio.CancelledError):
+            self.aborted.append(request_id)
+            raise
+
+    async def abort(self, request_id: str) -> None:
+        self.aborted.append(request_id)
+
+
+def _load_model_py(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """model.py as the stub imports it: Triton's own triton_python_backend_utils on the path, vLLM faked."""
+    import importlib.util
+    import sys
+    import types
+
+    import pytriton
+
+    monkeypatch.syspath_prepend(str(Path(pytriton.__file__).parent / "tritonserver" / "backends" / "python"))
+    fake_vllm = types.ModuleType("vllm")
+    fake_vllm.SamplingParams = lambda **kw: kw  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
+    spec = importlib.util.spec_from_file_location("tritonobs_test_model", SOURCE / "llama2" / "1" / "model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vllm_adapter_streams_deltas_and_aborts_a_request_closed_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _load_model_py(monkeypatch)
+    params = {"hf_token_env": "TRITONOBS_TEST_NO_TOKEN", "model_name": "m", "tensor_parallel_size": "1",
+              "gpu_memory_utilization": "0.8", "max_model_len": "4096", "dtype": "auto", "enforce_eager": "true"}
+    engine = model.VllmEngine(params)
+    fake = _FakeVllm()
+    engine._engine = fake
+
+    async def scenario() -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]], list[str]]:
+        full = [d async for d in engine.generate("p", {"max_tokens": 5}, "r-full")]
+        early = []
+        gen = engine.generate("p", {"max_tokens": 5}, "r-cancelled")
+        async for d in gen:
+            early.append(d)
+            if len(early) == 2:
+                break
+        await gen.aclose()  # what model.py's _stream does when the client cancels
+        return full, early, list(fake.aborted)  # right away, not whenever the loop finalises generators
+
+    full, early, aborted = asyncio.run(scenario())
+    # Deltas of the cumulative outputs: the text since the last response, one new token each.
+    assert full == [("w0", 1, 3), (" w1", 1, 3), (" w2", 1, 3), (" w3", 1, 3), (" w4", 1, 3)]
+    assert early == full[:2]
+    assert aborted == ["r-cancelled"]  # the finished request is not aborted, the closed one at once
+    assert fake.params == [{"max_tokens": 5}, {"max_tokens": 5}]

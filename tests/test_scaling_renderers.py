@@ -106,3 +106,40 @@ def test_expand_grafana_variables() -> None:
     assert expand_grafana('x{pod=~"$pod",ns="${namespace}"}[$__rate_interval]', {"pod": "a|b", "namespace": "n"}) == (
         'x{pod=~"a|b",ns="n"}[2m]'
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "values", "adapter_flag"),
+    [
+        ("http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+         {"url": "http://kube-prometheus-stack-prometheus.monitoring.svc", "port": 9090, "path": ""},
+         "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"),
+        # No port: the scheme's, not the chart's default 9090 (the chart always appends `:<port>`).
+        ("http://prometheus.monitoring.svc", {"url": "http://prometheus.monitoring.svc", "port": 80, "path": ""},
+         "http://prometheus.monitoring.svc:80"),
+        ("https://thanos.example.com/prometheus/",
+         {"url": "https://thanos.example.com", "port": 443, "path": "/prometheus"},
+         "https://thanos.example.com:443/prometheus"),
+    ],
+)
+def test_helm_values_spell_out_the_prometheus_url(url: str, values: dict[str, object], adapter_flag: str) -> None:
+    got = adapter_rules.prometheus_values(url)
+    assert got == values
+    # The chart's deployment template: --prometheus-url={{url}}{{if port}}:{{port}}{{end}}{{path}}
+    assert f"{got['url']}:{got['port']}{got['path']}" == adapter_flag
+
+
+def test_service_monitor_scrapes_only_the_metrics_service() -> None:
+    from tritonobs.render import servicemonitor
+
+    stack = variant_stack("example")
+    sm = servicemonitor.service_monitor(stack)
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"  # kube-prometheus-stack selects by it
+    assert sm["spec"]["selector"]["matchLabels"] == dict(sorted(stack.spec.triton.selector.items()))
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["interval"], endpoint["honorLabels"]) == ("metrics", "30s", False)
+    # Another Service of the release with the same labels must not double-scrape the pods.
+    assert endpoint["relabelings"] == [
+        {"action": "keep", "sourceLabels": ["__meta_kubernetes_service_name"],
+         "regex": "nvidia-triton-server-triton-inference-server-metrics"}
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,6 +254,11 @@ def test_print_load_job_renders_a_valid_headless_service_and_job(capsys: pytest.
         (["--print-load-job"], "exactly one of --rate"),
         (["--load-only", "--rate", "1"], "--load-only needs --model"),
         (["--lab", "--rate", "1:oops:10s"], "'oops' is not a number"),
+        (["--load-only", "--model", "m", "--discover", "no-port", "--profile", "constant", "--rate", "1"],
+         "--discover 'no-port': expected HOST:PORT"),
+        (["--url", "lb.example:8001", "--profile", "constant", "--rate", "1", "--prometheus-url", "lb.example:9090"],
+         "Prometheus URL 'lb.example:9090': expected http(s)://HOST:PORT"),
+        (["--lab", "--out", str(EXAMPLE)], f"--out {EXAMPLE}: is a file; name a folder"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str],
@@ -276,6 +282,35 @@ def test_unreachable_prometheus_exits_3_naming_it(cluster: tuple[Cluster, Path, 
               "--prometheus-url", prom, "--out", str(tmp_path / "out")])
     assert e.value.code == 3
     assert prom in capsys.readouterr().err
+
+
+def test_a_run_that_fails_midway_still_writes_its_report(stack: Stack, tmp_path: Path) -> None:
+    from tritonobs.cli.verify_cmd import _run_and_report
+    from tritonobs.errors import ExternalError
+    from tritonobs.verify.timeline import Sample
+
+    tl = _timeline(stack)
+
+    def run(progress: object) -> None:
+        tl.add(Sample(20.0, 8.0, 6.0, 3, 1, 1, 1))
+        raise ExternalError("https://k8s.example", "connection refused")
+
+    with pytest.raises(ExternalError, match="connection refused"):
+        _run_and_report(tl, stack, tmp_path / "out", run)
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert doc["outcome"] == "interrupted"
+    notes = [e for e in doc["timeline"]["events"] if e["kind"] == "note"]
+    assert notes == [{"t": 900.0, "kind": "note", "subject": "error", "value": None,
+                      "detail": "https://k8s.example: connection refused"}]
+    # Nothing observed yet (the first poll failed): the error alone, no report.
+    empty = Timeline(run_info(stack, ClusterVerifyOptions(profile=Step(1, ()), duration_s=60, urls=("lb:8001",)), T0))
+
+    def fail_at_once(progress: object) -> None:
+        raise ExternalError("https://k8s.example", "connection refused")
+
+    with pytest.raises(ExternalError):
+        _run_and_report(empty, stack, tmp_path / "none", fail_at_once)
+    assert not (tmp_path / "none").exists()
 
 
 def test_discovery_follows_the_ready_pods() -> None:

@@ -70,7 +70,6 @@ class Triton(_Strict):
 
 class Slo(_Strict):
     ttft_p95_seconds: float = Field(gt=0, description="95% of requests get their first token within this")
-    objective: float = Field(default=0.99, gt=0, lt=1, description="share of 30 days the SLO must hold")
 
 
 class ModelSpec(_Strict):

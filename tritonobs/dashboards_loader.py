@@ -7,10 +7,14 @@ Each source defines `build(stack) -> grafanalib.core.Dashboard`; its slug is the
 from __future__ import annotations
 
 import importlib.util
+import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tritonobs.errors import UsageError
+from tritonobs.model import Stack
 from tritonobs.render import DashboardSource
 
 SUFFIX = ".dashboard.py"
@@ -28,6 +32,8 @@ def load_one(path: Path) -> DashboardSource:
     spec = importlib.util.spec_from_file_location(f"tritonobs_dashboard_{slug.replace('-', '_')}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    # Registered like an imported module: dataclasses and typing resolve names through sys.modules.
+    sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
@@ -48,10 +54,10 @@ def _line_in(path: Path, exc: BaseException) -> int | None:
     return None
 
 
-def _located(build, path: Path):  # type: ignore[no-untyped-def]
+def _located(build: Callable[[Stack], Any], path: Path) -> Callable[[Stack], Any]:
     """Wrap build() so an exception inside a source is reported at the source's line."""
 
-    def wrapped(stack):  # type: ignore[no-untyped-def]
+    def wrapped(stack: Stack) -> Any:
         try:
             return build(stack)
         except UsageError:

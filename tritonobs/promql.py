@@ -8,7 +8,7 @@ same builder serves Grafana variables (`pod=~"$pod"`), concrete selectors and pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from tritonobs.catalogue import Metric
 
@@ -41,6 +41,11 @@ def one_of(label: str, values: Iterable[str]) -> str:
     import re
 
     return re_(label, "|".join(re.escape(v) for v in vals))
+
+
+def name_regex(k8s_name: str) -> str:
+    """A Kubernetes name as a regex literal ([a-z0-9.-]: only '.' is special), e.g. for pod-name prefixes."""
+    return k8s_name.replace(".", "\\.")
 
 
 def sel(metric: Metric | str, matchers: Sequence[str] = ()) -> str:
@@ -153,3 +158,20 @@ def hist_fraction_above(
     total = sum_by(by, rate(sel(hist.count, matchers), window))
     within = sum_by(by, rate(sel(hist.bucket, [*matchers, le_matcher(bound)]), window))
     return ratio(f"{total} - {within}", total)
+
+
+def of_workload(
+    metric: Metric, matchers: Sequence[str], over: Callable[[str], str] | None = None
+) -> str:
+    """`metric` from an exporter that reports on other pods (dcgm-exporter), whichever way it was scraped.
+
+    The exporter labels each series with its user's `namespace`/`pod`. Behind a ServiceMonitor with
+    honorLabels false (the charts' default) those arrive as `exported_namespace`/`exported_pod` and the
+    plain labels name the exporter itself. `matchers` are written on the user's labels; both forms are
+    selected, and the exported values are copied back so `namespace`/`pod` always name the user.
+    `over` wraps each selector (e.g. `increase(...[w])`) before relabelling."""
+    wrap = over or (lambda s: s)
+    exported = wrap(sel(metric, [f"exported_{m}" for m in matchers]))
+    for label in ("namespace", "pod"):
+        exported = label_replace(exported, label, "$1", f"exported_{label}", "(.+)")
+    return join(exported, "or", wrap(sel(metric, matchers)))

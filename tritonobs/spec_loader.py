@@ -8,8 +8,10 @@ are rejected here as well.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import ValidationError
@@ -100,6 +102,20 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
+def _http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment)
+
+
+def _milli_exact(value: float) -> bool:
+    milli = Decimal(str(value)) * 1000
+    return milli == milli.to_integral_value()
+
+
 def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
     """Cross-field rules that pydantic cannot locate by itself; each problem carries its exact path."""
     problems: list[tuple[Loc, str]] = []
@@ -144,6 +160,12 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
                 f"must be < {ttft_top:g} (the largest TTFT histogram bucket): the p90 never reads above it",
             )
         )
+    for name, target in sorted(a.targets.items()):
+        # The HPA compares quantities at milli precision (KEDA converts its threshold the same way).
+        if not _milli_exact(target):
+            problems.append(
+                (("autoscaling", "targets", name), f"{target!r} is finer than 0.001: Kubernetes would round it")
+            )
     in_use = {m.scaling_signal for m in spec.models}
     for name in a.targets:
         if name not in in_use:
@@ -158,6 +180,13 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
                 f"must be >= scrape_interval ({mon.scrape_interval}), or adapter metrics flap",
             )
         )
+    urls = {
+        ("monitoring", "prometheus_url"): mon.prometheus_url,
+        ("autoscaling", "keda", "server_address"): a.keda.server_address,
+    }
+    for loc, url in urls.items():
+        if not _http_url(url):
+            problems.append((loc, f"not an http(s) URL (got {url!r}): write e.g. http://prometheus.monitoring.svc:9090"))
     if a.engine == "keda" and a.keda.fallback.replicas > a.max_replicas:
         problems.append((("autoscaling", "keda", "fallback", "replicas"), "must be <= max_replicas"))
     return problems

@@ -44,6 +44,15 @@ def test_unreachable_prometheus_exits_3_naming_it(capsys: pytest.CaptureFixture[
     assert url in err and "unreachable" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:9090", "ftp://127.0.0.1:9090"])
+def test_a_prometheus_url_that_is_not_http_is_exit_2(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["check-queries", "--prometheus", url, "--spec", str(EXAMPLE), "--dashboards", str(DASHBOARDS)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: Prometheus URL {url!r}: expected http(s)://HOST:PORT, e.g. http://127.0.0.1:9090\n"
+
+
 def _vllm_lines(stack: Stack, pods: list[str], start: float, end: float) -> str:
     """Two models per pod, as the lab's replicas expose them, with the scrape's target labels."""
     lines = [f"# TYPE {c.VLLM_WAITING.name} gauge"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from tritonobs import catalogue as c
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.lab import daemon
 from tritonobs.lab.lab import Lab
-from tritonobs.lab.procs import SHM_DIR, TRITON_SHM_PREFIX, processes_mentioning
+from tritonobs.lab.procs import SHM_DIR, TRITON_SHM_PREFIX, alive, child_pids, processes_mentioning
 from tritonobs.model import Stack, resolve
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.query_check import run_checks
@@ -181,7 +182,7 @@ def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:
         lab_dir = run_dir / daemon.LAB_SUBDIR
         assert processes_mentioning([str(lab_dir)])
         os.kill(pid, signal.SIGINT)
-        assert _wait(lambda: not daemon.alive(pid), timeout=60)
+        assert _wait(lambda: not alive(pid), timeout=60)
         shm = f"{TRITON_SHM_PREFIX}tobs{pid}_"  # the replica's prefix carries the daemon's pid
         assert _leftovers(lab_dir, [shm]) == ([], [])
         assert not lab_dir.exists()
@@ -194,3 +195,23 @@ def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:
     status = subprocess.run([sys.executable, "-m", "tritonobs", "lab", "status", "--run-dir", str(run_dir)],
                             capture_output=True, text=True, timeout=30, env=env)
     assert status.returncode == 1 and "no lab running" in status.stderr
+
+
+def test_lab_run_command_moves_the_gauges_and_checks_every_query(capsys: pytest.CaptureFixture[str]) -> None:
+    """`make lab` (`tritonobs lab run`): up, a step load, the signals per pod, check-queries, down."""
+    from tritonobs.cli import main
+
+    before = set(child_pids(os.getpid()))
+    with pytest.raises(SystemExit) as exc:
+        main(["lab", "run", "--spec", str(EXAMPLE), "--replicas", "1", "--duration", "10s"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0, out
+    assert set(child_pids(os.getpid())) <= before  # every replica, stub and Prometheus is gone
+    assert "lab down: every process stopped" in out
+    ok = re.search(r"requests: (\d+) ok, (\d+) failed", out)
+    assert ok and int(ok[1]) > 0 and int(ok[2]) == 0, out
+    checks = re.search(r"check-queries: (\d+)/(\d+) ok", out)
+    assert checks and checks[1] == checks[2] and int(checks[2]) > 0, out
+    # 30 concurrent requests on an engine whose KV cache holds about 15 full answers: some had to wait.
+    peak = re.search(r"peak value per pod during the run.*?…-lab-0 │\s+([\d.]+)", out, re.S)
+    assert peak and float(peak[1]) > 0, out

@@ -16,30 +16,14 @@ import pytest
 
 from tests.conftest import EXAMPLE, REPO
 from tritonobs.cli import main
-from tritonobs.lab.procs import processes_mentioning
+from tritonobs.lab.procs import child_pids, processes_mentioning
 
 pytestmark = pytest.mark.integration
 
 
-def _children() -> list[int]:
-    """Live (non-zombie) child processes of this test process."""
-    me, found = os.getpid(), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[1]) == me and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
 def test_verify_lab_scales_up_and_back_down(tmp_path: Path) -> None:
     out, lab_dir = tmp_path / "report", tmp_path / "lab"
-    before = set(_children())
+    before = set(child_pids(os.getpid()))
     args = [
         "verify", "--lab", "--spec", str(EXAMPLE), "--model-repository", str(REPO / "model_repository"),
         "--lab-dir", str(lab_dir), "--out", str(out), "--time-factor", "30",
@@ -53,7 +37,7 @@ def test_verify_lab_scales_up_and_back_down(tmp_path: Path) -> None:
 
     # Nothing of the lab survives: no process mentions its run directory, no child is left, the dir is gone.
     assert processes_mentioning([str(lab_dir)]) == []
-    assert set(_children()) <= before
+    assert set(child_pids(os.getpid())) <= before
     assert not lab_dir.exists()
 
     doc = json.loads((out / "report.json").read_text())

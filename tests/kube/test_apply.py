@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,31 @@ def test_prune_deletes_only_this_stacks_leftovers(cli, fake, stack_dir, kubeconf
                              "metadata": {"name": name, "namespace": ns, "labels": labels}})
     stale = (CM, MON, "triton-vllm-dashboard-retired")
     fake.seed(CM, {"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": stale[2], "namespace": MON, "labels": OURS}, "data": {"x": "1"}})
+                   "metadata": {"name": stale[2], "namespace": MON, "labels": OURS}, "data": {"x": "1"}},
+              manager="tritonobs")
+    # Ours by label but not ours alone: someone edited its data since, or a Helm release owns it.
+    edited = (CM, MON, "triton-vllm-dashboard-edited")
+    fake.seed(CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": edited[2], "namespace": MON,
+                   "labels": OURS, "managedFields": [
+                       {"manager": "tritonobs", "operation": "Apply", "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:metadata": {"f:labels": {}}, "f:data": {"f:x": {}}}},
+                       {"manager": "kubectl-edit", "operation": "Update", "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:data": {"f:y": {}}}}]}, "data": {"x": "1", "y": "2"}})
+    helm = (CM, MON, "triton-vllm-dashboard-helm")
+    fake.seed(CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": helm[2], "namespace": MON, "labels": OURS,
+        "annotations": {"meta.helm.sh/release-name": "dashboards"}}, "data": {"x": "1"}}, manager="tritonobs")
+    # Controllers writing status (the HPA controller) or finalizers/labels (KEDA) do not make it shared.
+    hpa_key = (HPA, NS, DEPLOYMENT)
+    hpa = fake.stored(*hpa_key)
+    assert hpa is not None
+    hpa["metadata"]["managedFields"] += [
+        {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:currentReplicas": {}}}},
+        {"manager": "keda", "operation": "Update", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:finalizers": {}}}},
+    ]
+    fake.objects[HPA, NS, DEPLOYMENT].create(hpa)
 
     stack_dir.edit(keda)  # adapter -> KEDA: the HPA we created is no longer rendered
     dry = apply(cli, stack_dir, kubeconfig, "--prune", "--dry-run")
@@ -163,12 +188,52 @@ def test_prune_deletes_only_this_stacks_leftovers(cli, fake, stack_dir, kubeconf
     assert pruned == [f"ConfigMap {MON}/triton-vllm-dashboard-retired", f"HorizontalPodAutoscaler {NS}/{DEPLOYMENT}"]
     dry_pruned = sorted(line.split(None, 3)[3] for line in dry.out.splitlines() if line.startswith("would be pruned"))
     assert dry_pruned == pruned
+    kept = sorted(line for line in result.out.splitlines() if line.startswith("kept"))
+    assert kept == [
+        f"kept       ConfigMap {MON}/triton-vllm-dashboard-edited: no longer rendered, but also managed by "
+        "kubectl-edit; delete it by hand if it should go",
+        f"kept       ConfigMap {MON}/triton-vllm-dashboard-helm: no longer rendered, but Helm release "
+        "'dashboards' owns it; delete it by hand if it should go",
+    ]
+    assert ", 2 pruned, 2 kept" in result.out
+    assert fake.stored(*edited) is not None and fake.stored(*helm) is not None
     assert fake.stored(HPA, NS, DEPLOYMENT) is None and fake.stored(*stale) is None
     assert fake.stored(SO, NS, DEPLOYMENT) is not None
     for resource, ns, name, labels in foreign:
         survivor = fake.stored(resource, ns, name)
         assert survivor is not None, (resource, ns, name)
         assert survivor["metadata"]["labels"] == labels
+
+
+def keda_operator(fake: ApiServer, key: Any, obj: dict[str, Any]) -> None:
+    """Stands in for KEDA: from a ScaledObject it makes `keda-hpa-<name>`, the ScaledObject's labels copied
+    over its own (upstream getHPALabels), owned by the ScaledObject through a controller ownerReference."""
+    if obj.get("kind") != "ScaledObject" or fake.stored(HPA, NS, f"keda-hpa-{obj['metadata']['name']}"):
+        return
+    meta = obj["metadata"]
+    labels = {"app.kubernetes.io/managed-by": "keda-operator", "app.kubernetes.io/part-of": meta["name"],
+              **meta.get("labels", {})}
+    fake.seed(HPA, {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {
+        "name": f"keda-hpa-{meta['name']}", "namespace": NS, "labels": labels,
+        "ownerReferences": [{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": meta["name"],
+                             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"scaleTargetRef": obj["spec"]["scaleTargetRef"], "maxReplicas": obj["spec"]["maxReplicaCount"]}},
+        manager="keda")
+
+
+def test_prune_leaves_the_hpa_keda_makes_from_our_scaled_object(cli, fake, stack_dir, kubeconfig) -> None:
+    declare(fake, KEDA_CRDS)
+    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
+    fake.on_write.append(keda_operator)
+    stack_dir.edit(keda)
+    assert apply(cli, stack_dir, kubeconfig, "--wait-seconds", "0").code == 0
+    made = fake.stored(HPA, NS, f"keda-hpa-{DEPLOYMENT}")
+    assert made is not None and made["metadata"]["labels"][PART_OF] == "triton-vllm"  # matches our selector
+    result = apply(cli, stack_dir, kubeconfig, "--prune", "--wait-seconds", "0")
+    assert result.code == 0, result.text
+    assert lines_with(result.out, "pruned") == [] and lines_with(result.out, "kept") == []
+    assert fake.stored(HPA, NS, f"keda-hpa-{DEPLOYMENT}") == made
 
 
 def test_dry_run_prune_lists_but_deletes_nothing(cli, fake, stack_dir, kubeconfig) -> None:
@@ -237,6 +302,25 @@ def test_preflight_warns_about_other_replica_managers(cli, fake, stack_dir, kube
     assert f"warning: field manager 'helm' owns spec.replicas of Deployment {DEPLOYMENT}" in result.out
 
 
+def test_preflight_warns_when_the_chart_owns_an_hpa_of_our_name(cli, fake, stack_dir, kubeconfig) -> None:
+    """The Triton chart's own HPA (autoscaling enabled in its values) has the Deployment's name, like ours."""
+    fake.seed(HPA, {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": DEPLOYMENT, "namespace": NS,
+                                 "annotations": {"meta.helm.sh/release-name": "nvidia-triton-server"}},
+                    "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": DEPLOYMENT},
+                             "minReplicas": 1, "maxReplicas": 5}}, manager="helm")
+    result = apply(cli, stack_dir, kubeconfig)
+    assert (
+        f"warning: HorizontalPodAutoscaler {NS}/{DEPLOYMENT} belongs to Helm release 'nvidia-triton-server': "
+        "disable the chart's autoscaling" in result.out
+    )
+    # Helm owns spec.minReplicas/maxReplicas with the same values, and the metrics it did not set: no
+    # conflict, the apply goes through; the warning is what tells the user Helm will undo it.
+    assert result.code == 0, result.text
+    owners = {m["manager"] for m in fake.stored(HPA, NS, DEPLOYMENT)["metadata"]["managedFields"]}  # type: ignore[index]
+    assert owners == {"helm", "tritonobs"}
+
+
 def test_wait_explains_an_unknown_metric(cli, fake, stack_dir, kubeconfig) -> None:
     fake.on_write[:] = [hpa_controller(reporting=False)]
     fake.pod_metrics.clear()  # the adapter runs but serves no rule for our metric
@@ -278,3 +362,35 @@ def test_unlabelled_objects_are_refused(example_stack, labels) -> None:  # type:
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": NS, "labels": labels}}
     with pytest.raises(UnlabelledObject, match="ConfigMap triton-vllm/x: rendered without the labels"):
         check_labels(example_stack, [obj])
+
+
+def test_a_non_api_answer_is_exit_3_naming_the_endpoint(cli, stack_dir, tmp_path) -> None:
+    """A proxy or login page answering 200 with HTML in front of the API server: one line, exit 3."""
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            body = b"<html><body>Sign in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Html)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        result = apply(cli, stack_dir, write_kubeconfig(tmp_path / "kc", endpoint))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert result.code == 3
+    assert result.err.strip() == f"error: {endpoint}: GET /version: not a Kubernetes API answer"
+    assert "Traceback" not in result.text

@@ -42,7 +42,11 @@ ALWAYS_FIRING = {
                     "expr": "vector(1)",
                     "labels": {"severity": "warning", "namespace": NS},
                     "annotations": {"summary": "always firing"},
-                }
+                },
+                # kube-prometheus-stack's Watchdog: always firing, about no namespace; status must leave it out.
+                {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "none"}},
+                {"alert": "KubePodCrashLooping", "expr": "vector(1)", "labels": {"severity": "warning",
+                                                                                 "namespace": "other-team"}},
             ],
         }
     ]
@@ -103,6 +107,7 @@ def test_status_json_reports_every_part(cli, fake, stack_dir: StackDir, kubeconf
     assert [(a["alertname"], a["severity"], a["summary"]) for a in firing] == [
         ("TritonobsStatusTestFiring", "warning", "always firing")
     ]
+    assert report["alerts"]["other_firing"] == 2
     assert TOKEN not in result.text
 
 
@@ -122,6 +127,8 @@ def test_status_reports_unreachable_parts_without_failing(cli, fake, stack_dir, 
     assert table.code == 0, table.text
     flat = " ".join(table.out.split())
     assert "Triton pods" in flat and "2/2 ready" in flat and "unreachable" in flat and "missing" in flat
+    # Error texts are shown as they are, not read as rich markup ("[Errno 111]" would vanish).
+    assert "unreachable ([Errno 111] Connection refused)" in flat
 
 
 def test_status_exits_3_when_the_cluster_is_down(cli, stack_dir, tmp_path) -> None:
@@ -130,3 +137,20 @@ def test_status_exits_3_when_the_cluster_is_down(cli, stack_dir, tmp_path) -> No
                  "--context", "fake", "-o", "json")
     assert result.code == 3
     assert result.err.startswith(f"error: {endpoint}: unreachable")
+
+
+def test_status_table_shows_outside_texts_verbatim() -> None:
+    """Error texts and names come from the outside world: `[...]` in them is text, never rich markup."""
+    from rich.console import Console
+
+    from tritonobs.cli.status_cmd import render_table
+
+    error = {"error": "http://prom/api/v1/alerts: HTTP 502 [bold]bad gateway[/bold] [/upstream]"}
+    report = {"stack": "s", "namespace": NS, "deployment": DEPLOYMENT, "cluster": "http://c", "pods": error,
+              "models": error, "hpa": error, "nodes": error,
+              "alerts": {"firing": [{"alertname": "X[/y]", "severity": "critical"}], "other_firing": 3}}
+    console = Console(width=400, record=True)
+    console.print(render_table(report))
+    flat = " ".join(console.export_text().split())
+    assert "HTTP 502 [bold]bad gateway[/bold] [/upstream]" in flat
+    assert "1: X[/y](critical) (3 other alerts firing in the cluster)" in flat

@@ -17,7 +17,7 @@ from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.errors import CheckFailed, UsageError
 from tritonobs.kube import apply as engine
 from tritonobs.kube import hpa, preflight
-from tritonobs.kube.client import Kube
+from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.kube.connection import Target, connect
 from tritonobs.kube.errors import PreflightFailed
 from tritonobs.model import Stack
@@ -59,7 +59,7 @@ def helm_command(stack: Stack, spec: Path) -> str:
     return f"helm upgrade {mon.adapter_release} {HELM_CHART} -n {mon.namespace} --reuse-values -f {values}"
 
 
-def _preflight(kube: Kube, stack: Stack, spec: Path, objects: list[dict]) -> None:  # type: ignore[type-arg]
+def _preflight(kube: Kube, stack: Stack, spec: Path, objects: list[JsonObj]) -> None:
     report = preflight.run(kube, stack, objects)
     for w in report.warnings:
         out.print(f"[yellow]warning[/]: {w.message}")
@@ -121,14 +121,17 @@ def register(app: typer.Typer) -> None:
             out.print(f"[{_STYLE[r.outcome]}]{verb}{r.outcome:<10}[/] {r.ref}")
             if r.diff:
                 out.print(r.diff, markup=False, end="")
-        pruned = engine.prune(kube, stack, objects, dry_run=dry_run) if prune else []
-        for ref in pruned:
+        pruned = engine.prune(kube, stack, objects, dry_run=dry_run) if prune else None
+        for ref in pruned.deleted if pruned else []:
             out.print(f"[red]{verb}pruned[/]     {ref}")
+        for ref, why in pruned.kept if pruned else []:
+            out.print(f"kept       {ref}: no longer rendered, but {why}; delete it by hand if it should go", markup=False)
         counts = engine.summary(results, pruned)
         out.print(
             f"{'dry run: ' if dry_run else ''}{counts['objects']} objects on {kube.endpoint}: {counts['created']} created, "
             f"{counts['configured']} configured, {counts['unchanged']} unchanged"
-            + (f", {counts['pruned']} pruned" if prune else ""),
+            + (f", {counts['pruned']} pruned" if prune else "")
+            + (f", {counts['kept']} kept" if counts["kept"] else ""),
             markup=False,
         )
         mon = stack.spec.monitoring

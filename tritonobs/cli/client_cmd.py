@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from tritonobs.cli.load_cmd import check_output_file
 from tritonobs.errors import ExternalError, UsageError
 from tritonobs.load.client import (
     ClientOptions,
@@ -54,6 +55,7 @@ def register(app: typer.Typer) -> None:
 
         Exit 3 when Triton is unreachable or requests fail, 2 on bad input.
         """
+        check_output_file("--results-file", results_file)
         timeout_s = None
         if stream_timeout is not None:
             try:
@@ -79,6 +81,7 @@ def register(app: typer.Typer) -> None:
 
         run = asyncio.run(run_client(opts, on_result=show))
         text = results_file_text(run.results)
+        results_file.parent.mkdir(parents=True, exist_ok=True)
         results_file.write_text(text, encoding="utf-8")
         out.print(f"Storing results into `{results_file}`...", markup=False)
         if verbose:

@@ -31,11 +31,51 @@ PROFILE_HELP = (
 )
 
 
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path.absolute(), *path.absolute().parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
+
+
+def check_output_file(option: str, path: Path) -> None:
+    """Before a run, not after it: a file the run will write must be writable where it is named (its
+    folder may still have to be created). UsageError (exit 2) otherwise."""
+    import os
+
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; name a file")
+    base = _nearest_existing(path.parent)
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write there ({base} is not a writable folder)")
+
+
+def check_output_dir(option: str, path: Path) -> None:
+    """Before a run: the folder a report goes to exists (or can be created) and is writable."""
+    import os
+
+    base = _nearest_existing(path)
+    if base == path.absolute() and not base.is_dir():
+        raise UsageError(f"{option} {path}: is a file; name a folder")
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write there ({base} is not a writable folder)")
+
+
 def _duration(option: str, text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as e:
         raise UsageError(f"{option}: {e}") from None
+
+
+def profile_from_flags(kind: str, rate: str | None, concurrency: str | None) -> tuple[Mode, str, Profile]:
+    """(mode, the value as written, profile) from --profile and exactly one of --rate / --concurrency."""
+    if (rate is None) == (concurrency is None):
+        raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
+    mode: Mode = "open" if rate is not None else "closed"
+    spec = rate if rate is not None else concurrency
+    assert spec is not None
+    return mode, spec, parse_profile(kind, spec, option="--rate" if mode == "open" else "--concurrency")
 
 
 def build_plan(
@@ -48,14 +88,7 @@ def build_plan(
     drain: str,
 ) -> LoadPlan:
     """The CLI flags as a LoadPlan. Exactly one of --rate (open loop) and --concurrency (closed loop)."""
-    if (rate is None) == (concurrency is None):
-        raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
-    mode: Mode = "open" if rate is not None else "closed"
-    spec = rate if rate is not None else concurrency
-    assert spec is not None
-    profile: Profile = parse_profile(
-        profile_kind, spec, option="--rate" if mode == "open" else "--concurrency"
-    )
+    mode, _, profile = profile_from_flags(profile_kind, rate, concurrency)
     duration_s = _duration("--duration", duration)
     if duration_s <= 0:
         raise UsageError(f"--duration {duration}: must be more than 0")
@@ -141,6 +174,9 @@ def register(app: typer.Typer) -> None:
         if connections < 1:
             raise UsageError(f"--connections {connections}: must be at least 1")
         plan = build_plan(profile, rate, concurrency, duration, max_requests, seed, drain)
+        for option, path in (("--out", out_path), ("--plot", plot)):
+            if path is not None:
+                check_output_file(option, path)
         prompt_list = load_prompts(prompts) if prompts is not None else None
         result = asyncio.run(_run(url, model, plan, prompt_list, max_tokens, connections))
         summary = result.summary()
@@ -153,9 +189,11 @@ def register(app: typer.Typer) -> None:
         for message, count in list(summary.errors.items())[:5]:
             out.print(f"  {count} x {message}", markup=False)
         if out_path is not None:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
             write_run(result, out_path)
             out.print(f"wrote {out_path}", markup=False)
         if plot is not None:
+            plot.parent.mkdir(parents=True, exist_ok=True)
             plot_run(result, plot, plan.profile)
             out.print(f"wrote {plot}", markup=False)
         if summary.requests and summary.ok == 0:

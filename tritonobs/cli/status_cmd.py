@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
 from tritonobs.cli.options import SpecOption, load_stack
@@ -59,10 +60,11 @@ def _nodes(s: dict[str, Any]) -> tuple[str, str]:
 def _alerts(s: dict[str, Any]) -> tuple[str, str]:
     if "error" in s:
         return "[red]unreachable[/]", s["error"]
+    others = f" ({s['other_firing']} other alerts firing in the cluster)" if s.get("other_firing") else ""
     if not s["firing"]:
-        return "[green]ok[/]", "none firing"
+        return "[green]ok[/]", "none firing" + others
     names = ", ".join(f"{a['alertname']}({a['severity'] or '-'})" for a in s["firing"])
-    return "[red]firing[/]", f"{len(s['firing'])}: {names}"
+    return "[red]firing[/]", f"{len(s['firing'])}: {names}{others}"
 
 
 def render_table(report: dict[str, Any]) -> Table:
@@ -78,7 +80,8 @@ def render_table(report: dict[str, Any]) -> Table:
         ("alerts", "alerts", _alerts),
     ):
         state, detail = fmt(report[key])
-        table.add_row(title, state, detail)
+        # Details quote the outside world (error texts, alert names): never read them as rich markup.
+        table.add_row(title, state, Text(detail))
     return table
 
 

@@ -8,18 +8,21 @@ load and still writes the (partial) report, then exits 130. `--print-load-job` p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
+from tritonobs.cli.load_cmd import check_output_dir, profile_from_flags
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.config import SIGNAL_NAMES
-from tritonobs.errors import CheckFailed, UsageError
-from tritonobs.load.profiles import PROFILE_KINDS, Profile, parse_duration, parse_profile
+from tritonobs.errors import CheckFailed, TritonobsError, UsageError
+from tritonobs.load.profiles import PROFILE_KINDS, parse_duration
 from tritonobs.model import Stack
 from tritonobs.render.yamlfmt import to_yaml_docs
+from tritonobs.verify.discovery import split_host_port
 from tritonobs.verify.timeline import Sample, Timeline
 
 out = Console(highlight=False, soft_wrap=True)
@@ -50,15 +53,6 @@ def _seconds(option: str, text: str) -> float:
     return value
 
 
-def _profile(kind: str, rate: str | None, concurrency: str | None) -> tuple[str, str, Profile]:
-    if (rate is None) == (concurrency is None):
-        raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
-    mode = "open" if rate is not None else "closed"
-    spec = rate if rate is not None else concurrency
-    assert spec is not None
-    return mode, spec, parse_profile(kind, spec, option="--rate" if mode == "open" else "--concurrency")
-
-
 class _Progress:
     """One live status line per sample (rich), and a log line on every replica change."""
 
@@ -78,23 +72,41 @@ class _Progress:
             err.print(line, markup=False)
 
 
-def _finish(tl: Timeline, stack: Stack, out_dir: Path, interrupted: bool) -> None:
+def _run_and_report(tl: Timeline, stack: Stack, out_dir: Path, run: Callable[[_Progress], None]) -> None:
+    """Run, then judge and write the report, also for a partial run: Ctrl-C (exit 130 after writing) or a
+    failure of the outside world once something was observed (the error's exit code after writing)."""
+    progress = _Progress()
+    stopped: BaseException | None = None
+    with progress.status:
+        try:
+            run(progress)
+        except KeyboardInterrupt as e:
+            stopped = e
+        except TritonobsError as e:
+            if not (tl.samples or tl.events):
+                raise  # nothing observed: no report to write
+            tl.event(tl.end, "note", "error", str(e))
+            stopped = e
+    _finish(tl, stack, out_dir, stopped)
+
+
+def _finish(tl: Timeline, stack: Stack, out_dir: Path, stopped: BaseException | None) -> None:
     from tritonobs.verify.budgets import evaluate, passed
     from tritonobs.verify.report import write_report
 
-    tl.interrupted = tl.interrupted or interrupted
+    tl.interrupted = tl.interrupted or stopped is not None
     results = evaluate(tl, stack.spec.budgets)
     paths = write_report(out_dir, tl, results)
     for r in results:
         mark = "—" if r.limit is None else ("pass" if r.passed else "FAIL")
         if tl.interrupted and r.measured is None:
-            mark = "n/a"  # not reached before Ctrl-C: neither passed nor failed
+            mark = "n/a"  # not reached before the run stopped: neither passed nor failed
         value = "never" if r.measured is None else f"{r.measured:.3g} {r.unit}"
         limit = "" if r.limit is None else f" (limit {r.limit:.3g} {r.unit})"
         out.print(f"{mark:>4}  {r.title}: {value}{limit}", markup=False)
     out.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False)
-    if interrupted:
-        raise KeyboardInterrupt
+    if stopped is not None:
+        raise stopped
     if not passed(results):
         failed = [r.name for r in results if not r.passed]
         raise CheckFailed(f"{len(failed)} budget(s) failed: {', '.join(failed)} (see {paths[1]})")
@@ -136,6 +148,11 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--signal {signal!r}: choose one of {', '.join(SIGNAL_NAMES)}")
         if signal is not None and not lab:
             raise UsageError("--signal only applies to --lab (on a cluster the deployed HPA decides what it reads)")
+        if discover is not None:
+            try:
+                split_host_port(discover)
+            except ValueError as e:
+                raise UsageError(f"--discover {e}") from None
         if load_only:
             _load_only(profile, rate, concurrency, duration, model, max_tokens, connections, url, discover, interval)
             return
@@ -144,6 +161,7 @@ def register(app: typer.Typer) -> None:
             _print_job(stack, profile, rate, concurrency, duration, model, max_tokens, connections, url, load_image)
             return
         if lab:
+            check_output_dir("--out", out_dir)
             _lab(stack, spec, signal, profile, rate, concurrency, duration, model, max_tokens, connections, out_dir,
                  time_factor, model_repository, settle, lab_dir)
             return
@@ -157,27 +175,21 @@ def register(app: typer.Typer) -> None:
         if external_load and rate is None and concurrency is None:
             rate = "0"  # the Job carries the real profile; this run only needs its length
             profile = "constant"
-        mode, _, prof = _profile(profile, rate, concurrency)
+        mode, _, prof = profile_from_flags(profile, rate, concurrency)
         opts = ClusterVerifyOptions(
             profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url), discover=discover,
             mode=mode, model=model, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
             settle_s=_seconds("--settle", settle) if settle else None,
         )
+        check_output_dir("--out", out_dir)
+        prom = PrometheusClient(prometheus_url or stack.spec.monitoring.prometheus_url)
         for u in url:
             if u.split(":")[0] in ("localhost", "127.0.0.1", "::1"):
                 err.print(f"warning: {u} looks like a port-forward, which pins every connection to one pod", markup=False)
         kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
-        prom = PrometheusClient(prometheus_url or stack.spec.monitoring.prometheus_url)
         started = time.time()
         tl = Timeline(run_info(stack, opts, started))
-        progress = _Progress()
-        interrupted = False
-        with progress.status:
-            try:
-                run_cluster_verify(kube, prom, stack, opts, tl, progress)
-            except KeyboardInterrupt:
-                interrupted = True
-        _finish(tl, stack, out_dir, interrupted)
+        _run_and_report(tl, stack, out_dir, lambda progress: run_cluster_verify(kube, prom, stack, opts, tl, progress))
 
 
 def _lab(
@@ -196,7 +208,7 @@ def _lab(
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
         profile = "step"
-    mode, value, prof = _profile(profile, rate, concurrency)
+    mode, value, prof = profile_from_flags(profile, rate, concurrency)
     repo = model_repository or spec.resolve().parent / stack.spec.model_repository.path
     opts = LabVerifyOptions(
         profile=prof, duration_s=_seconds("--duration", duration or "90s"), mode=mode, time_factor=factor,
@@ -204,14 +216,7 @@ def _lab(
         settle_s=_seconds("--settle", settle) if settle else None, model_repository=repo, workdir=lab_dir,
     )
     tl = Timeline(run_info(stack, opts, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s", time.time()))
-    progress = _Progress()
-    interrupted = False
-    with progress.status:
-        try:
-            run_lab_verify(stack, opts, tl, progress)
-        except KeyboardInterrupt:
-            interrupted = True
-    _finish(tl, stack, out_dir, interrupted)
+    _run_and_report(tl, stack, out_dir, lambda progress: run_lab_verify(stack, opts, tl, progress))
 
 
 def _print_job(
@@ -220,7 +225,7 @@ def _print_job(
 ) -> None:
     from tritonobs.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
 
-    mode, value, _ = _profile(profile, rate, concurrency)
+    mode, value, _ = profile_from_flags(profile, rate, concurrency)
     text = duration or "15m"
     job = LoadJobSpec(
         profile_kind=profile, mode=mode, value=value, duration=text, duration_seconds=_seconds("--duration", text),
@@ -240,7 +245,7 @@ def _load_only(
         raise UsageError("--load-only needs --model")
     if not (url or discover):
         raise UsageError("--load-only needs --url or --discover")
-    mode, _, prof = _profile(profile, rate, concurrency)
+    mode, _, prof = profile_from_flags(profile, rate, concurrency)
     opts = ClusterVerifyOptions(profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url),
                                 discover=discover, mode=mode, max_tokens=max_tokens, connections=connections or 8,
                                 interval_s=interval)

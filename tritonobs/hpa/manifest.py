@@ -53,7 +53,6 @@ DEFAULT_SCALE_UP = ScalingRules(
     0, "Max", (ScalingPolicy("Pods", 4, 15), ScalingPolicy("Percent", 100, 15))
 )
 DEFAULT_SCALE_DOWN = ScalingRules(None, "Max", (ScalingPolicy("Percent", 100, 15),))
-DEFAULT_BEHAVIOR = Behavior(DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN)
 
 
 @dataclass(frozen=True)

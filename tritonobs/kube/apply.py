@@ -3,7 +3,9 @@
 Outcomes are decided by comparing the object before and after: an apply that changes nothing leaves the
 resourceVersion alone (the API server skips no-op writes), so a second apply reports every object
 unchanged. Prune only ever deletes objects carrying BOTH ownership labels of this stack that the current
-spec no longer renders; the server-side label selector is double-checked client-side.
+spec no longer renders (the server-side label selector is double-checked client-side), never one a
+controller made from our objects (KEDA's HPA carries the ScaledObject's labels), and never one that
+another field manager or a Helm release also manages: those are listed as kept.
 """
 
 from __future__ import annotations
@@ -125,13 +127,41 @@ def _key(kind: kinds.Kind, namespace: str | None, name: str) -> tuple[str, str, 
     return (kind.api_version, kind.kind, namespace or "", name)
 
 
-def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool = False) -> list[str]:
-    """Delete what this stack owns but no longer renders. Returns the refs deleted (or that would be)."""
+@dataclass(frozen=True)
+class Pruned:
+    deleted: list[str]  # refs deleted (or, on a dry run, that would be)
+    kept: list[tuple[str, str]]  # (ref, why): ours by label, but someone else manages it too
+
+
+def shared_with(obj: JsonObj) -> str | None:
+    """Why an object carrying our labels is not ours alone to delete, or None.
+
+    A Helm release's object (annotation `meta.helm.sh/release-name`) is Helm's to delete. Another field
+    manager owning content, beyond metadata (KEDA's finalizer) or status (the HPA controller), means
+    someone else also manages it: an apply that adopted an existing object, or an edit since."""
+    meta = obj.get("metadata") or {}
+    release = (meta.get("annotations") or {}).get(kinds.HELM_RELEASE)
+    if release:
+        return f"Helm release {release!r} owns it"
+    others = sorted(
+        {
+            str(entry.get("manager"))
+            for entry in meta.get("managedFields") or []
+            if entry.get("manager") != kinds.FIELD_MANAGER
+            and any(key not in ("f:metadata", "f:status") for key in entry.get("fieldsV1") or {})
+        }
+    )
+    return f"also managed by {', '.join(others)}" if others else None
+
+
+def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool = False) -> Pruned:
+    """Delete what this stack alone owns but no longer renders; keep (and report) what others manage too."""
     rendered = set()
     for obj in objects:
         meta = obj["metadata"]
         rendered.add(_key(kinds.kind_of(obj), meta.get("namespace"), meta["name"]))
     pruned: list[str] = []
+    kept: list[tuple[str, str]] = []
     # Scalers first, the things they read last: the reverse of the apply order.
     for kind in sorted(kinds.MANAGED, key=lambda k: -_RANK[k.kind]):
         if not kube.served(kind):
@@ -143,11 +173,22 @@ def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool
                     continue
                 if _key(kind, meta.get("namespace") or namespace, meta["name"]) in rendered:
                     continue
+                if any(owner.get("controller") for owner in meta.get("ownerReferences") or []):
+                    # Made by a controller from one of our objects, labels copied (KEDA's keda-hpa-<name>
+                    # from our ScaledObject): its controller and the garbage collector own its life.
+                    continue
+                ref = f"{kind.kind} {namespace}/{meta['name']}"
+                why = shared_with(item)
+                if why:
+                    kept.append((ref, why))
+                    continue
                 kube.delete(kind, meta["name"], namespace, dry_run=dry_run)
-                pruned.append(f"{kind.kind} {namespace}/{meta['name']}")
-    return pruned
+                pruned.append(ref)
+    return Pruned(pruned, kept)
 
 
-def summary(results: Sequence[Applied], pruned: Sequence[str]) -> dict[str, Any]:
+def summary(results: Sequence[Applied], pruned: Pruned | None = None) -> dict[str, Any]:
     counts = {o: sum(1 for r in results if r.outcome == o) for o in ("created", "configured", "unchanged")}
-    return {**counts, "pruned": len(pruned), "objects": len(results)}
+    deleted = len(pruned.deleted) if pruned else 0
+    kept = len(pruned.kept) if pruned else 0
+    return {**counts, "pruned": deleted, "kept": kept, "objects": len(results)}

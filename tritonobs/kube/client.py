@@ -69,7 +69,10 @@ class Kube:
         text = (resp.data or b"").decode("utf-8", errors="replace")
         if not 200 <= resp.status <= 299:
             raise _api_error(self.endpoint, resp.status, str(resp.reason), text, method, path)
-        return json.loads(text) if text else None
+        try:
+            return json.loads(text) if text else None
+        except ValueError:  # e.g. an HTML page from a proxy in front of the API server
+            raise ExternalError(self.endpoint, f"{method} {path}: not a Kubernetes API answer") from None
 
     # --- objects ---
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> JsonObj | None:

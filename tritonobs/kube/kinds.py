@@ -15,6 +15,7 @@ from tritonobs.model import Stack
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF = "app.kubernetes.io/part-of"
 FIELD_MANAGER = "tritonobs"
+HELM_RELEASE = "meta.helm.sh/release-name"  # the annotation Helm puts on every object of a release
 
 
 @dataclass(frozen=True)

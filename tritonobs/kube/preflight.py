@@ -4,7 +4,8 @@ Checked, in order: the API server answers (else ExternalError naming it, exit 3)
 exists (by name, else found through its Helm release label to suggest the right name); every kind we are
 about to apply is served (the prometheus-operator / KEDA CRDs); the metrics API the HPA reads is registered
 and, for a Helm-installed adapter, already serves our metric names; and nobody else manages the
-Deployment's replicas (another HPA, or a field manager such as helm pinning spec.replicas).
+Deployment's replicas (another HPA, the Triton chart's own HPA under our HPA's name, or a field manager
+such as helm pinning spec.replicas).
 """
 
 from __future__ import annotations
@@ -153,6 +154,19 @@ def _replica_owners(kube: Kube, stack: Stack, deployment: JsonObj) -> list[Findi
     for hpa in kube.list(kinds.HPA, t.namespace):
         name = hpa["metadata"]["name"]
         target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        release = (hpa["metadata"].get("annotations") or {}).get(kinds.HELM_RELEASE)
+        if name == stack.hpa_name and release and stack.spec.autoscaling.engine == "adapter":
+            # The Triton chart's own HPA has our name: apply would conflict with Helm, and win only until
+            # the next `helm upgrade` puts the chart's metric back.
+            out.append(
+                Finding(
+                    "warning",
+                    f"HorizontalPodAutoscaler {t.namespace}/{name} belongs to Helm release {release!r}: disable "
+                    "the chart's autoscaling (e.g. --set autoscaling.enabled=false), or every helm upgrade "
+                    "reverts the HPA tritonobs applies",
+                )
+            )
+            continue
         if name == stack.effective_hpa_name or target.get("kind") != "Deployment" or target.get("name") != t.deployment:
             continue
         out.append(

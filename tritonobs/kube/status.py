@@ -1,4 +1,4 @@
-"""Collect the one-screen status of a stack: pods, models, HPA, GPU nodes, firing alerts.
+"""Collect the one-screen status of a stack: pods, models, HPA, GPU nodes, firing alerts that concern it.
 
 Each part is collected on its own and fails on its own: an unreachable Prometheus or Triton pod is reported
 in its section. Only an unreachable cluster stops everything (ExternalError, exit 3).
@@ -17,6 +17,7 @@ from tritonobs.errors import TritonobsError
 from tritonobs.kube import custom_metrics, hpa, kinds
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.model import Stack
+from tritonobs.render.alerts import alerts as stack_alerts
 
 HTTP_TIMEOUT = 3.0
 Section = dict[str, Any]
@@ -94,7 +95,13 @@ def nodes(kube: Kube, stack: Stack) -> Section:
     return {"selector": sel, "ready": sum(_ready(n) for n in items), "total": len(items), "instance_types": types}
 
 
-def alerts(prometheus_url: str, get: HttpGet = http_get) -> Section:
+def concerns_stack(alert_labels: dict[str, Any], alert_names: set[str], namespace: str) -> bool:
+    """An alert of this stack's rules, or any alert about its namespace (a cluster always has others
+    firing, kube-prometheus-stack's Watchdog at least, which say nothing about this stack)."""
+    return alert_labels.get("alertname") in alert_names or alert_labels.get("namespace") == namespace
+
+
+def alerts(stack: Stack, prometheus_url: str, get: HttpGet = http_get) -> Section:
     url = prometheus_url.rstrip("/") + "/api/v1/alerts"
     status, body = get(url)
     if status != 200:
@@ -103,6 +110,7 @@ def alerts(prometheus_url: str, get: HttpGet = http_get) -> Section:
         data = json.loads(body)["data"]["alerts"]
     except (ValueError, KeyError, TypeError):
         raise Unreachable(f"{url}: not a Prometheus alerts answer") from None
+    ours = {a.name for a in stack_alerts(stack)}
     firing = [
         {
             "alertname": a.get("labels", {}).get("alertname"),
@@ -112,10 +120,11 @@ def alerts(prometheus_url: str, get: HttpGet = http_get) -> Section:
             "summary": (a.get("annotations") or {}).get("summary"),
         }
         for a in data
-        if a.get("state") == "firing"
+        if a.get("state") == "firing" and concerns_stack(a.get("labels") or {}, ours, stack.namespace)
     ]
     firing.sort(key=lambda a: (str(a["alertname"]), str(a["namespace"])))
-    return {"url": prometheus_url, "firing": firing}
+    others = sum(1 for a in data if a.get("state") == "firing") - len(firing)
+    return {"url": prometheus_url, "firing": firing, "other_firing": others}
 
 
 def _guard(fn: Callable[[], Section]) -> Section:
@@ -139,5 +148,5 @@ def collect(
         "models": _guard(lambda: models(stack, pod_section, triton_url, get)),
         "hpa": _guard(lambda: hpa.read(kube, stack).to_json()),
         "nodes": _guard(lambda: nodes(kube, stack)),
-        "alerts": _guard(lambda: alerts(prometheus_url, get)),
+        "alerts": _guard(lambda: alerts(stack, prometheus_url, get)),
     }

@@ -102,7 +102,7 @@ class LabAutoscaler:
         deadline = self.clock() + timeout
         while self.pool.ready_replicas < replicas:
             if self.clock() > deadline:
-                raise ExternalError(self.lab.prometheus_url, f"lab replicas not ready after {timeout:.0f}s")
+                raise ExternalError(str(self.lab.workdir), f"lab replicas not ready after {timeout:.0f}s")
             await self.tick()
             await asyncio.sleep(self.tick_s)
 

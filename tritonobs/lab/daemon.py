@@ -40,20 +40,16 @@ def write_state(run_dir: Path, state: dict[str, Any]) -> None:
     write_atomic(run_dir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        stat = (Path("/proc") / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return not stat[stat.rfind(")") + 2 :].startswith("Z")
-
-
 def running_pid(run_dir: Path) -> int | None:
+    """The daemon's pid, if it still runs. A pid from an old state file may since have been reused by an
+    unrelated process: only a live `tritonobs lab up --foreground` counts (never signal anything else)."""
     state = read_state(run_dir)
     pid = state.get("pid") if state else None
-    return int(pid) if pid and alive(int(pid)) else None
+    if not pid or not procs.alive(int(pid)):
+        return None
+    words = procs.cmdline(int(pid)).split()
+    ours = "--foreground" in words and any(Path(w).name == "tritonobs" for w in words)
+    return int(pid) if ours else None
 
 
 def serve(run_dir: Path, make_lab: Callable[[Path], Any]) -> None:
@@ -111,22 +107,38 @@ def start_detached(run_dir: Path, argv: Sequence[str], timeout: float = 180.0) -
 
 def stop(run_dir: Path, timeout: float = 60.0) -> bool:
     """SIGTERM the daemon and wait for it; returns whether one was running. A daemon that will not stop
-    is SIGKILLed, and lab processes left behind (their command lines name the run dir) are killed."""
+    is SIGKILLed. Lab processes left behind (by a daemon that was SIGKILLed or crashed: each lab child
+    runs in its own session, so nothing reaps them) are killed, and their shm files removed."""
+    state = read_state(run_dir) or {}
     pid = running_pid(run_dir)
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if alive(pid):
+    if pid is not None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        lab_dir = str((run_dir / LAB_SUBDIR).resolve())
-        for leftover, line in procs.processes_mentioning([lab_dir]):
-            # Only the lab's own programs: a shell tailing the lab's log is not ours to kill.
-            if Path(line.split(" ", 1)[0]).name in LAB_PROGRAMS:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(leftover, signal.SIGKILL)
-    return True
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while procs.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if procs.alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    killed = kill_leftovers(run_dir)
+    last_pid = pid or state.get("pid")
+    if last_pid:
+        # The replicas' shm prefix carries the daemon's pid (TritonProcess.shm_prefix).
+        procs.remove_shm(p.name for p in procs.SHM_DIR.glob(f"{procs.TRITON_SHM_PREFIX}tobs{int(last_pid)}_*"))
+    return pid is not None or bool(killed)
+
+
+def kill_leftovers(run_dir: Path) -> list[int]:
+    """SIGKILL the lab programs whose command line names this run's lab directory; returns their pids."""
+    lab_dir = str((run_dir / LAB_SUBDIR).resolve())
+    killed = []
+    for leftover, line in procs.processes_mentioning([lab_dir]):
+        # Only the lab's own programs: a shell tailing the lab's log is not ours to kill.
+        if Path(line.split(" ", 1)[0]).name in LAB_PROGRAMS:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(leftover, signal.SIGKILL)
+                killed.append(leftover)
+    deadline = time.monotonic() + 5
+    while any(procs.alive(p) for p in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return killed

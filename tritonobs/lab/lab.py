@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -102,10 +103,6 @@ class Lab:
         """Where new requests may go: running replicas that are not draining."""
         with self._lock:
             return [r.grpc_url for r in self.targets if r.pod not in self._draining]
-
-    def pod_of(self, grpc_url: str) -> str | None:
-        with self._lock:
-            return next((r.pod for r in self._replicas.values() if r.grpc_url == grpc_url), None)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready state (the `lab up` daemon writes it to the run directory)."""
@@ -333,9 +330,7 @@ class Lab:
 
     def _kill_leftovers(self) -> None:
         """SIGKILL whatever survived in the process groups we started (stubs orphaned by a crash keep
-        their group), then check /proc: nothing may still mention our run directory but ourselves."""
-        import os
-
+        their group), then check /proc that none of those groups has a live process left."""
         for pgid in self._pgids:
             for pid in procs.group_pids(pgid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -1,14 +1,36 @@
-"""Reading the scaling signals per pod from the lab's Prometheus (lab run's live table, the benchmark)."""
+"""Reading the lab's Prometheus: is every replica scraped yet, and the scaling signals per pod (the lab
+run's live table, verify --lab, the benchmarks)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 
+from tritonobs import catalogue as c
 from tritonobs import promql as q
+from tritonobs.errors import ExternalError
 from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.signals import SIGNALS
+
+
+def scraped_pods(client: PrometheusClient, stack: Stack) -> set[str]:
+    """Pods of the stack's namespace whose last scrape succeeded."""
+    expr = f"{q.sel(c.UP, [q.eq('namespace', stack.namespace)])} == 1"
+    return {s.labels.get("pod", "") for s in client.query(expr)}
+
+
+def wait_scraped(client: PrometheusClient, stack: Stack, pods: Iterable[str], timeout: float = 20.0) -> None:
+    """file_sd changes reach the scrape loop within seconds: wait until every pod is scraped, so the first
+    reading sees their series instead of treating them as missing. ExternalError (exit 3) on timeout."""
+    want = set(pods)
+    deadline = time.monotonic() + timeout
+    while not want <= scraped_pods(client, stack):
+        if time.monotonic() > deadline:
+            missing = sorted(want - scraped_pods(client, stack))
+            raise ExternalError(client.url, f"Prometheus did not scrape {', '.join(missing)} within {timeout:.0f}s")
+        time.sleep(0.5)
 
 
 def signal_expr(stack: Stack, name: str, models: Sequence[str] | None = None) -> str:

@@ -43,21 +43,49 @@ def spawn(cmd: Sequence[str], log_path: Path, env: Mapping[str, str] | None = No
         )
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...); None when gone.
+
+    The command is parenthesised and may itself hold spaces or parentheses: split after the last ')'."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _live(fields: list[str] | None) -> bool:
+    # A zombie holds no resources; its parent reaps it.
+    return fields is not None and bool(fields) and fields[0] != "Z"
+
+
+def alive(pid: int | None) -> bool:
+    """The process exists and is not a zombie."""
+    return pid is not None and pid > 0 and _live(stat_fields(pid))
+
+
+def _all_pids() -> list[int]:
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+
+
+def _live_where(field: int, value: int) -> list[int]:
+    """Live processes whose stat field `field` (1 = ppid, 2 = pgrp) equals `value`."""
+    out = []
+    for pid in _all_pids():
+        fields = stat_fields(pid)
+        if fields is not None and _live(fields) and len(fields) > field and int(fields[field]) == value:
+            out.append(pid)
+    return sorted(out)
+
+
 def group_pids(pgid: int) -> list[int]:
     """Live processes whose process group is `pgid` (what killpg reaches)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Field 5 (pgrp) comes after the parenthesised command, which may itself contain spaces.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(entry.name))
-    return sorted(out)
+    return _live_where(2, pgid)
+
+
+def child_pids(parent: int) -> list[int]:
+    """Live processes whose parent is `parent`."""
+    return _live_where(1, parent)
 
 
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -92,18 +120,12 @@ def processes_mentioning(needles: Iterable[str]) -> list[tuple[int, str]]:
     wanted = [n for n in needles if n]
     me = os.getpid()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
+    for pid in _all_pids():
+        if pid == me or not alive(pid):
             continue
-        try:
-            state = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if state[state.rfind(")") + 2 :].startswith("Z"):
-            continue  # a zombie holds no resources; its parent reaps it
-        line = cmdline(int(entry.name))
+        line = cmdline(pid)
         if any(n in line for n in wanted):
-            found.append((int(entry.name), line))
+            found.append((pid, line))
     return found
 
 

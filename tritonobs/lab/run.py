@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tritonobs.lab.lab import Lab
-from tritonobs.lab.observe import fmt, signals_by_pod
+from tritonobs.lab.observe import fmt, signals_by_pod, wait_scraped
+from tritonobs.load.profiles import Step
 from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.query_check import CheckResult, run_checks
@@ -39,9 +40,7 @@ class RunOutcome:
     checks: list[CheckResult] = field(default_factory=list)
 
 
-def _profile(replicas: int, duration: float):  # type: ignore[no-untyped-def]
-    from tritonobs.load.profiles import Step
-
+def _profile(replicas: int, duration: float) -> Step:
     n = max(replicas, 1)
     return Step(LOW_PER_REPLICA * n, ((duration * 0.15, HIGH_PER_REPLICA * n), (duration * 0.75, LOW_PER_REPLICA * n)))
 
@@ -129,15 +128,8 @@ def run_lab(stack: Stack, *, model_repository: Path, dashboards: Sequence[Dashbo
 
 def _wait_for_targets(lab: Lab, console: Console, timeout: float = 20.0) -> None:
     """file_sd is applied every ~5 s: wait until Prometheus scrapes every replica."""
-    client = PrometheusClient(lab.prometheus_url)
-    want = {r.pod for r in lab.targets}
-    deadline = time.monotonic() + timeout
     with console.status("waiting for Prometheus to scrape every replica"):
-        while time.monotonic() < deadline:
-            up = {s.labels.get("pod") for s in client.query(f'up{{namespace="{lab.stack.namespace}"}} == 1')}
-            if want <= up:
-                return
-            time.sleep(0.5)
+        wait_scraped(PrometheusClient(lab.prometheus_url), lab.stack, (r.pod for r in lab.targets), timeout)
 
 
 def _short(lab: Lab, pod: str) -> str:

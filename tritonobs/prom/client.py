@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.errors import ExternalError
+from tritonobs.errors import ExternalError, UsageError
 
 
 class QueryError(Exception):
@@ -53,7 +53,11 @@ class PrometheusClient:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        host = urllib.parse.urlsplit(self.url).hostname or ""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            # urllib would fail later with a bare ValueError: say what a Prometheus address looks like.
+            raise UsageError(f"Prometheus URL {url!r}: expected http(s)://HOST:PORT, e.g. http://127.0.0.1:9090")
+        host = parts.hostname or ""
         # An http_proxy in the environment must not capture loopback traffic (the lab's Prometheus).
         direct = host in ("127.0.0.1", "localhost", "::1")
         self._opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if direct else []))

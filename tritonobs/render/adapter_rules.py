@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from tritonobs import promql as q
 from tritonobs.model import SignalUse, Stack
@@ -41,14 +42,21 @@ def adapter_config(stack: Stack) -> dict[str, Any]:
     return {"rules": rules(stack)}
 
 
+def prometheus_values(url: str) -> dict[str, Any]:
+    """The chart's `prometheus.{url,port,path}`: it starts the adapter with `url:port` + `path`, so every
+    part is written out (a port or path left to `--reuse-values` or the chart default 9090 would be wrong)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return {"url": f"{parts.scheme}://{host}", "port": port, "path": parts.path.rstrip("/")}
+
+
 def helm_values(stack: Stack) -> dict[str, Any]:
     """Values fragment for the prometheus-adapter chart (4.x): our rules only, relist from the spec."""
     mon = stack.spec.monitoring
     return {
         "metricsRelistInterval": mon.adapter_relist_interval,
-        "prometheus": {"url": mon.prometheus_url.rsplit(":", 1)[0], "port": int(mon.prometheus_url.rsplit(":", 1)[1])}
-        if re.search(r":\d+$", mon.prometheus_url)
-        else {"url": mon.prometheus_url},
+        "prometheus": prometheus_values(mon.prometheus_url),
         "rules": {"default": False, "custom": rules(stack)},
     }
 

@@ -296,16 +296,9 @@ def autoscaling_alerts(stack: Stack) -> list[Alert]:
 
 
 def gpu_series(stack: Stack, metric: c.Metric) -> str:
-    """DCGM series of the GPUs the stack's pods use, with `namespace`/`pod` naming the Triton pod.
-
-    dcgm-exporter labels a GPU with its user's pod and namespace; behind a ServiceMonitor with
-    honorLabels false (the charts' default) they arrive as exported_pod/exported_namespace."""
-    ns = stack.namespace
-    exported = q.sel(metric, [q.eq("exported_namespace", ns)])
-    renamed = q.label_replace(
-        q.label_replace(exported, "namespace", "$1", "exported_namespace", "(.+)"), "pod", "$1", "exported_pod", "(.+)"
-    )
-    return q.join(renamed, "or", q.sel(metric, [q.eq("namespace", ns)]))
+    """DCGM series of the GPUs the stack's pods use, `namespace`/`pod` naming the Triton pod (as dcgm-exporter
+    labels them directly, or as exported_* behind a ServiceMonitor with honorLabels false)."""
+    return q.of_workload(metric, [q.eq("namespace", stack.namespace)])
 
 
 def gpu_alerts(stack: Stack) -> list[Alert]:

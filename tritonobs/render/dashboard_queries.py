@@ -124,10 +124,15 @@ def _dcgm() -> GpuSeries:
     by = ("pod", "gpu")
     mib = 1024 * 1024
 
+    def of_pods(metric: c.Metric) -> str:
+        # dcgm-exporter names the GPU's pod in `pod` or, scraped with honorLabels false, in `exported_pod`.
+        return q.of_workload(metric, POD_MATCHERS)
+
     def g(metric: c.Metric) -> str:
         # max drops the exporter's extra labels (UUID, modelName, Hostname, container) without summing.
-        return q.max_by(by, q.sel(metric, POD_MATCHERS))
+        return q.max_by(by, of_pods(metric))
 
+    energy = q.of_workload(c.DCGM_ENERGY, POD_MATCHERS, over=lambda s: q.increase(s, RANGE))
     return GpuSeries(
         source="DCGM exporter",
         device_label="gpu",
@@ -135,8 +140,8 @@ def _dcgm() -> GpuSeries:
         memory_used=q.multiply(g(c.DCGM_FB_USED), mib),  # MiB -> bytes
         memory_total=q.multiply(f"{g(c.DCGM_FB_USED)} + {g(c.DCGM_FB_FREE)}", mib),
         power=g(c.DCGM_POWER),
-        power_avg=q.agg("avg", q.sel(c.DCGM_POWER, POD_MATCHERS)),
-        energy_in_range=q.divide(total_in_range(c.DCGM_ENERGY, POD_MATCHERS, ()), 1000),  # mJ -> J
+        power_avg=q.agg("avg", of_pods(c.DCGM_POWER)),
+        energy_in_range=q.divide(q.agg("sum", energy), 1000),  # mJ -> J
     )
 
 
@@ -193,8 +198,7 @@ def kv_cache(matchers: Sequence[str] = MODEL_MATCHERS) -> str:
 
 def deployment_pods(stack: Stack) -> str:
     """Pods of the Triton Deployment (`<deployment>-<replicaset hash>-<id>`), whatever `$pod` says."""
-    # Kubernetes names hold only [a-z0-9-.]: '.' is the one regex metacharacter to escape.
-    return q.re_("pod", stack.spec.triton.deployment.replace(".", "\\.") + "-.*")
+    return q.re_("pod", q.name_regex(stack.spec.triton.deployment) + "-.*")
 
 
 def signal_per_pod(use: SignalUse) -> str:

@@ -28,6 +28,11 @@ def behavior(stack: Stack) -> dict[str, Any]:
     return {"scaleUp": scaling_rules(b.scale_up), "scaleDown": scaling_rules(b.scale_down)}
 
 
+def scale_target_ref(stack: Stack) -> dict[str, str]:
+    """The Triton Deployment, as both the HPA and KEDA's ScaledObject name it."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": stack.spec.triton.deployment}
+
+
 def hpa(stack: Stack) -> KubeObject:
     a = stack.spec.autoscaling
     return {
@@ -35,7 +40,7 @@ def hpa(stack: Stack) -> KubeObject:
         "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": stack.hpa_name, "namespace": stack.namespace, "labels": stack.labels},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stack.spec.triton.deployment},
+            "scaleTargetRef": scale_target_ref(stack),
             "minReplicas": a.min_replicas,
             "maxReplicas": a.max_replicas,
             "metrics": [

@@ -10,13 +10,15 @@ from __future__ import annotations
 from tritonobs import promql as q
 from tritonobs.model import SignalUse, Stack
 from tritonobs.render import Artifact, KubeObject
-from tritonobs.render.hpa import behavior
-from tritonobs.render.quantity import quantity
+from tritonobs.render.hpa import behavior, scale_target_ref
 from tritonobs.render.yamlfmt import to_yaml
 
 
 def trigger_query(stack: Stack, use: SignalUse) -> str:
-    return q.agg("sum", use.signal.per_pod(stack.signal_matchers(use), stack.rate_window, ["pod"]))
+    # Only the Deployment's pods (`<deployment>-<hash>-<id>`): KEDA divides by the target's replicas, so a
+    # pod of another workload serving the same models must not add to the numerator.
+    pods = q.re_("pod", f"{q.name_regex(stack.spec.triton.deployment)}-.+")
+    return q.agg("sum", use.signal.per_pod(stack.signal_matchers(use, pods), stack.rate_window, ["pod"]))
 
 
 def scaled_object(stack: Stack) -> KubeObject:
@@ -27,7 +29,7 @@ def scaled_object(stack: Stack) -> KubeObject:
         "kind": "ScaledObject",
         "metadata": {"name": stack.scaledobject_name, "namespace": stack.namespace, "labels": stack.labels},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stack.spec.triton.deployment},
+            "scaleTargetRef": scale_target_ref(stack),
             "pollingInterval": k.polling_interval_seconds,
             "cooldownPeriod": k.cooldown_period_seconds,
             "minReplicaCount": a.min_replicas,
@@ -42,8 +44,9 @@ def scaled_object(stack: Stack) -> KubeObject:
                     "metadata": {
                         "serverAddress": k.server_address,
                         "query": trigger_query(stack, use),
-                        "threshold": quantity_text(use.target),
-                        "activationThreshold": quantity_text(k.activation_threshold),
+                        # KEDA parses both as floats (strconv.ParseFloat), not as quantities.
+                        "threshold": q.number(use.target),
+                        "activationThreshold": q.number(k.activation_threshold),
                         "ignoreNullValues": "false",
                     },
                 }
@@ -51,11 +54,6 @@ def scaled_object(stack: Stack) -> KubeObject:
             ],
         },
     }
-
-
-def quantity_text(value: float) -> str:
-    """KEDA parses thresholds as floats, not quantities."""
-    return f"{value:g}" if value != int(value) else str(int(value))
 
 
 def objects(stack: Stack) -> list[KubeObject]:
@@ -67,5 +65,3 @@ def render(stack: Stack) -> list[Artifact]:
         return []
     return [Artifact("adapter_rules/keda-scaledobject.yaml", to_yaml(scaled_object(stack)))]
 
-
-__all__ = ["quantity", "scaled_object", "trigger_query"]

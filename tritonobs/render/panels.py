@@ -143,6 +143,27 @@ def stat(
     )
 
 
+def _single_value(
+    title: str, unit: str, description: str, series: Sequence[Series], min_value: float, max_value: float,
+    w: int, h: int, steps: Steps,
+) -> dict[str, Any]:
+    """What a gauge and a bar gauge share: checks, queries, scale, size, thresholds, last value."""
+    _check(title, unit, description)
+    return {
+        "title": title,
+        "description": description,
+        "dataSource": DATASOURCE,
+        "targets": _targets(title, series),
+        "format": unit,
+        "min": min_value,
+        "max": max_value,
+        "gridPos": _size(w, h),
+        "thresholds": thresholds(steps),
+        "calc": "lastNotNull",
+        "maxDataPoints": None,
+    }
+
+
 def gauge(
     title: str,
     *,
@@ -155,19 +176,8 @@ def gauge(
     h: int = 8,
     steps: Steps = (),
 ) -> g.GaugePanel:
-    _check(title, unit, description)
     return g.GaugePanel(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_targets(title, series),
-        format=unit,
-        min=min_value,
-        max=max_value,
-        gridPos=_size(w, h),
-        thresholds=thresholds(steps),
-        calc="lastNotNull",
-        maxDataPoints=None,
+        **_single_value(title, unit, description, series, min_value, max_value, w, h, steps),
         # grafanalib 0.7.1 puts the display options under fieldConfig; Grafana reads them from options.
         extraJson={"options": _reduce_options(showThresholdMarkers=True, showThresholdLabels=False)},
     )
@@ -185,21 +195,10 @@ def bargauge(
     h: int = 8,
     steps: Steps = (),
 ) -> g.BarGauge:
-    _check(title, unit, description)
-    steps_json = thresholds(steps)
+    common = _single_value(title, unit, description, series, min_value, max_value, w, h, steps)
     return g.BarGauge(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_targets(title, series),
-        format=unit,
-        min=min_value,
-        max=max_value,
-        gridPos=_size(w, h),
-        thresholds=steps_json,
+        **common,
         displayMode=g.GAUGE_DISPLAY_MODE_GRADIENT,
-        calc="lastNotNull",
-        maxDataPoints=None,
         # grafanalib 0.7.1 writes the Grafana 6 `options.fieldOptions`; write the current model too, with the
         # same values, so the panel reads the same whether or not Grafana migrates the old block.
         extraJson={
@@ -208,7 +207,7 @@ def bargauge(
                     "unit": unit,
                     "min": min_value,
                     "max": max_value,
-                    "thresholds": {"mode": "absolute", "steps": steps_json},
+                    "thresholds": {"mode": "absolute", "steps": common["thresholds"]},
                 }
             },
             "options": _reduce_options(),
@@ -271,7 +270,7 @@ class AllByDefault:
 
 def _pod_regex(deployment: str) -> str:
     # Grafana applies it to the label values: only this Deployment's pods (`<deployment>-<hash>-<id>`).
-    return "/^" + deployment.replace(".", "\\.") + "-.*/"
+    return "/^" + q.name_regex(deployment) + "-.*/"
 
 
 def variables(stack: Stack) -> list[g.Template | AllByDefault]:

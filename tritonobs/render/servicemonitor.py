@@ -1,11 +1,14 @@
 """ServiceMonitor for the Triton metrics Service (the chart's `<fullname>-metrics`, port `metrics`).
 
-`honorLabels: false` keeps Prometheus' own namespace/pod target labels authoritative; the scrape
-interval is the spec's, which the adapter's relist and the rate windows are derived from.
+prometheus-operator gives every target the `namespace`, `pod`, `service` (also the `job`), `container` and
+`endpoint` labels the signals group by; `honorLabels: false` keeps those authoritative over anything a
+scrape carries. The scrape interval is the spec's, which the adapter's relist and the rate windows are
+derived from.
 """
 
 from __future__ import annotations
 
+from tritonobs import promql as q
 from tritonobs.model import Stack
 from tritonobs.render import Artifact, KubeObject
 from tritonobs.render.yamlfmt import to_yaml
@@ -31,14 +34,14 @@ def service_monitor(stack: Stack) -> KubeObject:
                     "path": "/metrics",
                     "interval": mon.scrape_interval,
                     "honorLabels": False,
-                    # Pod and namespace become target labels: every signal is grouped by pod.
+                    # Only the metrics Service: another Service of the release with the same labels and a
+                    # `metrics` port would scrape every pod twice, and per-pod sums (the HPA's signal) double.
                     "relabelings": [
-                        {"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod", "action": "replace"},
                         {
-                            "sourceLabels": ["__meta_kubernetes_namespace"],
-                            "targetLabel": "namespace",
-                            "action": "replace",
-                        },
+                            "action": "keep",
+                            "sourceLabels": ["__meta_kubernetes_service_name"],
+                            "regex": q.name_regex(t.metrics_service),
+                        }
                     ],
                 }
             ],

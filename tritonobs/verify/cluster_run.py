@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tritonobs.errors import ExternalError
 from tritonobs.kube.client import Kube
-from tritonobs.load.generator import LoadGenerator, LoadPlan
+from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
 from tritonobs.model import Stack
@@ -34,7 +34,7 @@ class ClusterVerifyOptions:
     duration_s: float
     urls: tuple[str, ...] = ()  # gRPC endpoints that balance per request (ingress, load balancer)
     discover: str | None = None  # HOST:PORT of a headless Service: follow its Ready pods
-    mode: str = "open"
+    mode: Mode = "open"
     model: str | None = None
     max_tokens: int | None = None
     connections: int = 8
@@ -43,26 +43,11 @@ class ClusterVerifyOptions:
 
 
 def run_info(stack: Stack, opts: ClusterVerifyOptions, started_at: float) -> RunInfo:
-    use = stack.signals[0]
-    pool = stack.spec.gpu_pool
     where = f"pods of {opts.discover}" if opts.discover else f"{len(opts.urls)} endpoint(s)"
     load = f"{opts.mode} loop, {opts.profile.describe()}, {where}"
-    return RunInfo(
-        mode="cluster",
-        stack=stack.name,
-        namespace=stack.namespace,
-        hpa=stack.effective_hpa_name,
-        signal=use.name,
-        target=use.target,
-        min_replicas=stack.spec.autoscaling.min_replicas,
-        max_replicas=stack.spec.autoscaling.max_replicas,
-        slo_ttft_seconds=measures.slo_seconds(stack),
-        gpus_per_node=pool.gpus_per_node,
-        gpus_per_pod=pool.gpus_per_pod,
-        hourly_price_usd=pool.hourly_price_usd,
-        profile=load if drives_load(opts) else "external (the in-cluster Job); load = completed requests/s",
-        started_at=started_at,
-    )
+    profile = load if drives_load(opts) else "external (the in-cluster Job); load = completed requests/s"
+    return measures.run_info(stack, mode="cluster", hpa=stack.effective_hpa_name, profile=profile,
+                             started_at=started_at)
 
 
 def drives_load(opts: ClusterVerifyOptions) -> bool:
@@ -165,7 +150,7 @@ async def start_generator(opts: ClusterVerifyOptions, model: str) -> LoadGenerat
         if not urls:
             raise ExternalError(opts.discover, "resolves to no address (is the headless Service there, with Ready pods?)")
     await probe_targets(urls[:1], model)
-    plan = LoadPlan(opts.mode, opts.profile, opts.duration_s, drain_s=60.0)  # type: ignore[arg-type]
+    plan = LoadPlan(opts.mode, opts.profile, opts.duration_s, drain_s=60.0)
     return LoadGenerator(urls, model, plan, sampling=sampling_parameters(opts.max_tokens),
                          connections_per_target=opts.connections)
 

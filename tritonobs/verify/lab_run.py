@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
 from tritonobs.errors import ExternalError
 from tritonobs.lab.autoscaler import LabAutoscaler
 from tritonobs.lab.lab import Lab
-from tritonobs.load.generator import LoadGenerator, LoadPlan
+from tritonobs.lab.observe import wait_scraped
+from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
 from tritonobs.model import Stack
@@ -39,7 +38,7 @@ MAX_TOKENS = 32
 class LabVerifyOptions:
     profile: Profile
     duration_s: float
-    mode: str = "open"  # "open": profile in requests/s; "closed": concurrency
+    mode: Mode = "open"  # "open": profile in requests/s; "closed": concurrency
     time_factor: float = 10.0
     model: str | None = None
     max_tokens: int = MAX_TOKENS
@@ -52,25 +51,9 @@ class LabVerifyOptions:
 
 
 def run_info(stack: Stack, opts: LabVerifyOptions, profile_text: str, started_at: float) -> RunInfo:
-    use = stack.signals[0]
-    pool = stack.spec.gpu_pool
-    return RunInfo(
-        mode="lab",
-        stack=stack.name,
-        namespace=stack.namespace,
-        hpa=stack.hpa_name,
-        signal=use.name,
-        target=use.target,
-        min_replicas=stack.spec.autoscaling.min_replicas,
-        max_replicas=stack.spec.autoscaling.max_replicas,
-        slo_ttft_seconds=measures.slo_seconds(stack),
-        gpus_per_node=pool.gpus_per_node,
-        gpus_per_pod=pool.gpus_per_pod,
-        hourly_price_usd=pool.hourly_price_usd,
-        time_factor=opts.time_factor,
-        profile=profile_text,
-        started_at=started_at,
-    )
+    # The lab scales with the HPA the adapter path renders, whatever the engine (see _drive).
+    return measures.run_info(stack, mode="lab", hpa=stack.hpa_name, profile=profile_text, started_at=started_at,
+                             time_factor=opts.time_factor)
 
 
 def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:
@@ -105,9 +88,9 @@ async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Call
         tl.event(0.0, "note", "keda", "KEDA's polling and cooldown are not modelled: the lab scales with the "
                  "HPA the prometheus-adapter path renders, on the same signal and target")
     await scaler.warm(min_replicas)
-    await _wait_scraped(prom, stack, scaler.pool.ready_pod_names())
+    await asyncio.to_thread(wait_scraped, prom, stack, scaler.pool.ready_pod_names())
     # Requests still queued when the send window closes are served by whatever replicas exist then.
-    plan = LoadPlan(opts.mode, opts.profile, opts.duration_s, drain_s=settle_seconds(stack, opts))  # type: ignore[arg-type]
+    plan = LoadPlan(opts.mode, opts.profile, opts.duration_s, drain_s=settle_seconds(stack, opts))
     gen = LoadGenerator(scaler.ready_urls(), opts.model or lab.models[0], plan,
                         sampling=sampling_parameters(opts.max_tokens), connections_per_target=opts.connections)
     scaler.on_targets = gen.set_targets
@@ -170,16 +153,3 @@ async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, n
     snap = scaler.snapshot()
     return Sample(now, load, snap.signal, snap.desired, snap.replicas, snap.ready, snap.nodes, p90, p95,
                   snap.signal_prometheus)
-
-
-async def _wait_scraped(prom: PrometheusClient, stack: Stack, pods: list[str], timeout: float = 20.0) -> None:
-    """file_sd applies within seconds: wait until Prometheus scrapes the warm replicas, so the first HPA
-    sync sees their metric instead of treating them as missing."""
-    deadline = time.monotonic() + timeout
-    expr = f"{q.sel(c.UP, [q.eq('namespace', stack.namespace)])} == 1"
-    while time.monotonic() < deadline:
-        up = await asyncio.to_thread(lambda: {s.labels.get("pod") for s in prom.query(expr)})
-        if set(pods) <= up:
-            return
-        await asyncio.sleep(0.5)
-    raise ExternalError(prom.url, f"Prometheus did not scrape the lab replicas within {timeout:.0f}s")

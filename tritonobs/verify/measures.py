@@ -1,13 +1,16 @@
-"""The PromQL a verification run samples, built from the catalogue and the rendered adapter rule. Pure."""
+"""What a verification run takes from the stack: the PromQL it samples (built from the catalogue and the
+rendered adapter rule) and the RunInfo its budgets and report are judged by. Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from tritonobs import catalogue as c
 from tritonobs import promql as q
 from tritonobs.model import SignalUse, Stack
 from tritonobs.queries import expand_adapter
+from tritonobs.verify.timeline import RunInfo
 
 # The SLO is stated at p95 (models[].slo.ttft_p95_seconds); p90 is drawn beside it.
 SLO_QUANTILE = 0.95
@@ -37,6 +40,30 @@ def adapter_query(stack: Stack, use: SignalUse, pods: Sequence[str]) -> str:
 def slo_seconds(stack: Stack) -> float:
     """The strictest TTFT objective among the models (the run is judged against the tightest one)."""
     return min(m.slo.ttft_p95_seconds for m in stack.spec.models)
+
+
+def run_info(stack: Stack, *, mode: Literal["lab", "cluster"], hpa: str, profile: str, started_at: float,
+             time_factor: float = 1.0) -> RunInfo:
+    """The run as the report states it: the HPA's first signal and target, bounds, SLO and GPU pool."""
+    use = stack.signals[0]
+    pool = stack.spec.gpu_pool
+    return RunInfo(
+        mode=mode,
+        stack=stack.name,
+        namespace=stack.namespace,
+        hpa=hpa,
+        signal=use.name,
+        target=use.target,
+        min_replicas=stack.spec.autoscaling.min_replicas,
+        max_replicas=stack.spec.autoscaling.max_replicas,
+        slo_ttft_seconds=slo_seconds(stack),
+        gpus_per_node=pool.gpus_per_node,
+        gpus_per_pod=pool.gpus_per_pod,
+        hourly_price_usd=pool.hourly_price_usd,
+        time_factor=time_factor,
+        profile=profile,
+        started_at=started_at,
+    )
 
 
 def with_signal(stack: Stack, signal: str, target: float | None = None) -> Stack:

@@ -138,10 +138,19 @@ class VllmEngine:
         from vllm import SamplingParams
 
         text_len = tokens = 0
-        async for out in self._engine.generate(prompt, SamplingParams(**sampling), request_id):
-            completion = out.outputs[0]
-            yield completion.text[text_len:], len(completion.token_ids) - tokens, len(out.prompt_token_ids)
-            text_len, tokens = len(completion.text), len(completion.token_ids)
+        finished = False
+        try:
+            async for out in self._engine.generate(prompt, SamplingParams(**sampling), request_id):
+                completion = out.outputs[0]
+                yield completion.text[text_len:], len(completion.token_ids) - tokens, len(out.prompt_token_ids)
+                text_len, tokens = len(completion.text), len(completion.token_ids)
+            finished = True
+        finally:
+            if not finished:
+                # Closed early (client cancelled, model unloading): vLLM <= 0.5 only aborts on an exception,
+                # not when its generator is dropped, so free the sequence's batch slot and KV cache here
+                # (as Triton's own vllm_backend does with llm_engine.abort).
+                await self._engine.abort(request_id)
 
     def stats(self) -> tuple[int, int, float]:
         engine = self._engine.engine
