@@ -28,11 +28,14 @@ def _inflight(m: Sequence[str], w: str, by: Sequence[str]) -> str:
 
 def _ttft_p90(m: Sequence[str], w: str, by: Sequence[str]) -> str:
     hq = q.histogram_quantile(0.9, c.VLLM_TTFT, m, w, by)
-    # An idle pod has no new requests in the window: histogram_quantile gives NaN, which the adapter cannot
-    # turn into a quantity. `>= 0` drops NaN and `or` supplies 0 for that pod from a gauge it always has.
-    idle = f"0 * {q.sum_by(by, q.sel(c.VLLM_RUNNING, m))}"
+    # No first token in the window gives NaN, which the adapter cannot turn into a quantity. That happens
+    # on an idle pod (TTFT 0 is right) and on a saturated one whose requests all still wait (0 would be
+    # exactly wrong: the signal-truth bench saw it read 0 under 4x overload). `>= 0` drops NaN; `or`
+    # supplies, from the waiting gauge every pod has, the largest bucket bound when requests wait, else 0.
+    top = q.number(c.VLLM_TTFT.buckets[-1])
+    fallback = f"({q.sum_by(by, q.sel(c.VLLM_WAITING, m))} > bool 0) * {top}"
     on = f"on ({', '.join(by)}) " if by else ""
-    return f"({hq} >= 0) or {on}({idle})"
+    return f"({hq} >= 0) or {on}({fallback})"
 
 
 def _queue_time_avg(m: Sequence[str], w: str, by: Sequence[str]) -> str:

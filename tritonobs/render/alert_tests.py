@@ -143,7 +143,8 @@ def signal_series(ctx: Ctx, use: SignalUse, pod: int, high: bool, namespace: str
             out.append((_sel(c.VLLM_WAITING.name, lb), gauge(ctx, level, level)))
             out.append((_sel(c.VLLM_RUNNING.name, lb), gauge(ctx, level, level)))
         elif name == "ttft_p90":
-            out.append((_sel(c.VLLM_RUNNING.name, lb), gauge(ctx, 1, 1)))
+            # Nothing waits: without new first tokens the signal's fallback reads 0, not the top bucket.
+            out.append((_sel(c.VLLM_WAITING.name, lb), gauge(ctx, 0, 0)))
             if high:  # every request in the bucket above the target: p90 interpolates above it
                 bound = rules.ttft_slo_bound(use.target)
                 for le in (*c.VLLM_TTFT.buckets, math.inf):
