@@ -7,10 +7,13 @@ Prometheus exactly as the adapter/recording rule would (`SIGNALS[name].per_pod`)
 Spearman rank correlation with the truth and its delay after each step (time from the step until the signal
 crosses half of its step response), saves the raw samples (CSV) and a plot (PNG).
 
-Capacity is the KV-cache-bound number of sequences one engine keeps running with these answers:
-kv_cache_tokens / (prompt tokens + max_tokens / 2) -- a sequence holds half its answer on average.
+Capacity, simulated engine: the KV-cache-bound number of sequences one engine keeps running with these
+answers, kv_cache_tokens / (prompt tokens + max_tokens / 2) -- a sequence holds half its answer on average.
+Real engine (`--engine vllm --model DIR`, vLLM's CPU build on a local model): its batch limit max_num_seqs
+(the tiny model's KV cache never fills first).
 
     .venv/bin/python bench/signal_truth.py [--low-s 30 --high-s 60 --tail-s 90 --out DIR]
+    .venv/bin/python bench/signal_truth.py --engine vllm --model DIR [--max-num-seqs 8]
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import signals_by_pod, wait_scraped
 from tritonobs.load.generator import LoadGenerator, LoadPlan
 from tritonobs.load.profiles import Step
 from tritonobs.load.request import SAMPLING_PARAMETERS, load_prompts, wrap_prompt
 from tritonobs.model import resolve
-from tritonobs.models.sim_engine import SimParams, count_tokens
+from tritonobs.models.serving.sim_engine import SimParams, count_tokens
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.signals import SIGNALS
 from tritonobs.spec_loader import load_spec
@@ -240,6 +244,9 @@ def main() -> None:
     ap.add_argument("--time-scale", default="0.5", help="sim engine wall seconds per simulated second")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "tritonobs-signal-truth")
     ap.add_argument("--from-csv", type=Path, help="re-analyse a saved samples.csv (same phase lengths) without a lab")
+    ap.add_argument("--engine", choices=("simulated", "vllm"), default="simulated")
+    ap.add_argument("--model", type=Path, help="vllm: a local Hugging Face model folder (tritonobs lab tiny-model)")
+    ap.add_argument("--max-num-seqs", type=int, default=LAB_MAX_NUM_SEQS, help="vllm: batch limit per engine")
     args = ap.parse_args()
     # Piped output (CI logs) gets a table wide enough to read; a terminal keeps its own width.
     console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -252,20 +259,28 @@ def main() -> None:
     model = stack.model_names[0]
     prompts_file = REPO / "prompts.txt"
     prompts = load_prompts(prompts_file) if prompts_file.exists() else ["Explain what an inference server does."]
-    kv = SimParams().kv_cache_tokens
-    max_tokens = int(SAMPLING_PARAMETERS["max_tokens"])
-    prompt_tokens = statistics.fmean(count_tokens(wrap_prompt(p)) for p in prompts)
-    per_engine = kv / (prompt_tokens + max_tokens / 2)
+    if args.engine == "vllm":
+        if args.model is None:
+            ap.error("--engine vllm needs --model DIR")
+        engine = LabEngine.vllm(args.model, max_num_seqs=args.max_num_seqs)
+        per_engine = float(args.max_num_seqs)
+        why = f"max_num_seqs {args.max_num_seqs} per engine"
+    else:
+        engine = LabEngine(sim={"time_scale": args.time_scale})
+        kv = SimParams().kv_cache_tokens
+        max_tokens = int(SAMPLING_PARAMETERS["max_tokens"])
+        prompt_tokens = statistics.fmean(count_tokens(wrap_prompt(p)) for p in prompts)
+        per_engine = kv / (prompt_tokens + max_tokens / 2)
+        why = f"KV {kv} tokens / ({prompt_tokens:.0f} prompt + {max_tokens}/2) per engine"
     capacity = 2 * per_engine
     low, high = max(1, round(capacity / 4)), round(4 * capacity)
-    console.print(f"capacity ~{capacity:.0f} concurrent requests on {model} over 2 replicas "
-                  f"(KV {kv} tokens / ({prompt_tokens:.0f} prompt + {max_tokens}/2) per engine); "
-                  f"step {low} -> {high} -> {low}")
+    console.print(f"capacity ~{capacity:.0f} concurrent requests on {model} over 2 replicas ({why}, "
+                  f"{engine.describe()}); step {low} -> {high} -> {low}")
     args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
     with console.status("starting the lab (2 replicas, Prometheus)"), \
             Lab(stack, replicas=2, model_repository=REPO / "model_repository", models=[model],
-                sim={"time_scale": args.time_scale}, backfill_seconds=0) as lab:
+                engine=engine, backfill_seconds=0) as lab:
         console.print(f"lab up: Prometheus {lab.prometheus_url}")
         wait_scraped(PrometheusClient(lab.prometheus_url), lab.stack, (r.pod for r in lab.targets))
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console) as bar:

@@ -7,9 +7,10 @@ objective can be drawn as a line on its own panel.
 
 from collections.abc import Sequence
 
-from grafanalib.core import Dashboard
+from grafanalib.core import Dashboard, Panel
 
 from tritonobs import catalogue as c
+from tritonobs import promql as q
 from tritonobs.catalogue import Metric
 from tritonobs.config import ModelSpec
 from tritonobs.model import Stack
@@ -25,62 +26,75 @@ def _quantiles(hist: Metric, matchers: Sequence[str], quantiles: Sequence[float]
     return [Series(dq.quantile(qv, hist, matchers), f"p{round(qv * 100)}") for qv in quantiles]
 
 
-def _selected_models() -> Section:
+def _gauge_panels(stack: Stack) -> list[Panel]:
+    """Running/waiting/KV-cache panels: only models whose engine exports the gauges (tritonobs' model.py; Triton's
+    vllm_backend has none), so a panel never shows a model as idle that simply reports nothing."""
+    if not stack.gauge_models:
+        return []
+    matchers = dq.MODEL_MATCHERS
+    if stack.gauge_models != stack.model_names:
+        matchers = (*matchers, q.one_of("model", stack.gauge_models))
+    return [
+        timeseries(
+            "Running requests",
+            unit="short",
+            description="Requests in vLLM's running batch, summed over the selected pods, per model.",
+            series=[Series(dq.gauge_sum(c.VLLM_RUNNING, matchers), BY_MODEL)],
+            w=8,
+        ),
+        timeseries(
+            "Waiting requests",
+            unit="short",
+            description="Requests queued inside vLLM, waiting for a place in the batch (the default "
+            "scaling signal), summed over the selected pods, per model.",
+            series=[Series(dq.gauge_sum(c.VLLM_WAITING, matchers), BY_MODEL)],
+            w=8,
+        ),
+        timeseries(
+            "KV-cache usage",
+            unit="percentunit",
+            description="Share of KV-cache blocks in use per model and pod. Near 1, vLLM preempts "
+            "requests and new ones wait.",
+            series=[Series(dq.kv_cache(matchers), "{{model}} {{pod}}")],
+            steps=[(0.9, "orange")],
+            threshold_style="dashed",
+            min_value=0,
+            w=8,
+        ),
+        bargauge(
+            "KV-cache usage now",
+            unit="percentunit",
+            description="Current KV-cache usage per model and pod, to spot one pod running full "
+            "while others idle (uneven load balancing).",
+            series=[Series(dq.kv_cache(matchers), "{{model}} {{pod}}")],
+            min_value=0,
+            max_value=1,
+            steps=[(0.9, "orange"), (0.98, "red")],
+            w=24,
+            h=5,
+        ),
+    ]
+
+
+def _selected_models(stack: Stack) -> Section:
     return Section(
         "Selected models ($model)",
         [
             timeseries(
                 "Prompt tokens",
-                unit="suffix: tok/s",
+                unit="suffix:tok/s",
                 description="Prompt (prefill) tokens processed per second, per model.",
                 series=[Series(dq.tokens_per_second(c.VLLM_PROMPT_TOKENS), BY_MODEL)],
                 w=12,
             ),
             timeseries(
                 "Generated tokens",
-                unit="suffix: tok/s",
+                unit="suffix:tok/s",
                 description="Output tokens generated per second, per model.",
                 series=[Series(dq.tokens_per_second(c.VLLM_GENERATION_TOKENS), BY_MODEL)],
                 w=12,
             ),
-            timeseries(
-                "Running requests",
-                unit="short",
-                description="Requests in vLLM's running batch, summed over the selected pods, per model.",
-                series=[Series(dq.gauge_sum(c.VLLM_RUNNING, dq.MODEL_MATCHERS), BY_MODEL)],
-                w=8,
-            ),
-            timeseries(
-                "Waiting requests",
-                unit="short",
-                description="Requests queued inside vLLM, waiting for a place in the batch (the default "
-                "scaling signal), summed over the selected pods, per model.",
-                series=[Series(dq.gauge_sum(c.VLLM_WAITING, dq.MODEL_MATCHERS), BY_MODEL)],
-                w=8,
-            ),
-            timeseries(
-                "KV-cache usage",
-                unit="percentunit",
-                description="Share of KV-cache blocks in use per model and pod. Near 1, vLLM preempts "
-                "requests and new ones wait.",
-                series=[Series(dq.kv_cache(), "{{model}} {{pod}}")],
-                steps=[(0.9, "orange")],
-                threshold_style="dashed",
-                min_value=0,
-                w=8,
-            ),
-            bargauge(
-                "KV-cache usage now",
-                unit="percentunit",
-                description="Current KV-cache usage per model and pod, to spot one pod running full "
-                "while others idle (uneven load balancing).",
-                series=[Series(dq.kv_cache(), "{{model}} {{pod}}")],
-                min_value=0,
-                max_value=1,
-                steps=[(0.9, "orange"), (0.98, "red")],
-                w=24,
-                h=5,
-            ),
+            *_gauge_panels(stack),
         ],
     )
 
@@ -125,9 +139,19 @@ def _model_row(model: ModelSpec) -> Section:
                 description="End-to-end request latency quantiles (first byte in to last token out).",
                 series=_quantiles(c.VLLM_E2E, matchers),
                 min_value=0,
-                w=24,
+                w=12 if model.backend == "tritonobs" else 24,
                 h=7,
             ),
+            *([] if model.backend != "tritonobs" else [timeseries(
+                f"{model.name}: time in vLLM's queue",
+                unit="s",
+                description="How long requests waited in vLLM's own queue before their first scheduling "
+                "(quantiles over the rate window): the queue Triton's queue-time metrics cannot see.",
+                series=_quantiles(c.VLLM_QUEUE_TIME, matchers),
+                min_value=0,
+                w=12,
+                h=7,
+            )]),
         ],
     )
 
@@ -137,8 +161,8 @@ def build(stack: Stack) -> Dashboard:
         stack,
         SLUG,
         title="LLM engine",
-        description="vLLM engine metrics per model: TTFT, time per output token and end-to-end latency "
-        "quantiles, tokens per second, running and waiting requests, KV-cache usage.",
-        sections=[_selected_models(), *(_model_row(m) for m in stack.spec.models)],
+        description="vLLM engine metrics per model: TTFT, time per output token, end-to-end latency and "
+        "queue time quantiles, tokens per second, running and waiting requests, KV-cache usage.",
+        sections=[_selected_models(stack), *(_model_row(m) for m in stack.spec.models)],
         tags=["vllm"],
     )

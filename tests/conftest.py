@@ -54,6 +54,14 @@ def _keda_queue_ratio(d: dict[str, Any]) -> None:
     _signal("queue_compute_ratio", 1.0)(d)
 
 
+def _vllm_backend(d: dict[str, Any]) -> None:
+    """mistral7b on Triton's official vllm_backend (no engine gauges), scaling on TTFT."""
+    d["triton"]["image"] = "nvcr.io/nvidia/tritonserver:24.12-vllm-python-py3"
+    d["models"][1]["backend"] = "vllm"
+    d["models"][1]["scaling_signal"] = "ttft_p90"
+    d["autoscaling"]["targets"] = {"waiting_requests": 2, "ttft_p90": 1.5}
+
+
 # Golden variants: adapter vs keda, each signal, one model vs two, gpu series source, adapter install mode.
 VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "example": lambda d: None,
@@ -63,6 +71,7 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "queue-time-avg": _signal("queue_time_avg", 0.05),
     "queue-compute-ratio-keda": _keda_queue_ratio,
     "mixed-signals-triton-gpu": _mixed_signals_triton_gpu,
+    "vllm-backend": _vllm_backend,
 }
 
 

@@ -14,17 +14,20 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonobs.cli import main
 from tritonobs.errors import UsageError
-from tritonobs.models import sim_engine
 from tritonobs.models.config_check import check_against_spec, check_repository, parse_config
 from tritonobs.models.lab_repository import build_lab_repository
-from tritonobs.models.model_code import model_reads
-from tritonobs.models.sim_engine import Scheduler, SimEngine, SimParams
+from tritonobs.models.model_code import SERVING_FILES, missing_code, model_reads
+from tritonobs.models.serving import sim_engine
+from tritonobs.models.serving.sim_engine import Scheduler, SimEngine, SimParams
 from tritonobs.spec_loader import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "model_repository"
 SPEC = REPO / "tritonobs.yaml"
 GOOD = (SOURCE / "llama2" / "config.pbtxt").read_text()
+
+
+KEY = 'key: "{}"'
 
 
 def line(text: str, needle: str) -> int:
@@ -51,15 +54,32 @@ def test_committed_repository_is_valid_and_agrees_with_the_spec() -> None:
     assert check_against_spec(SOURCE, load_spec(SPEC), "tritonobs.yaml", SPEC.read_text()) == []
 
 
-def test_model_code_is_one_source() -> None:
-    """Both models run byte-identical model.py; whatever differs lives in config.pbtxt."""
-    sources = {p.parent.parent.name: p.read_bytes() for p in sorted(SOURCE.glob("*/1/model.py"))}
-    assert sorted(sources) == ["llama2", "mistral7b"]
-    assert len(set(sources.values())) == 1, "copy model_repository/llama2/1/model.py over the others"
+def test_model_code_has_one_source() -> None:
+    """Every model's code files are links to the one source in the package; whatever differs between models
+    lives in config.pbtxt."""
+    serving = REPO / "tritonobs" / "models" / "serving"
+    for model in ("llama2", "mistral7b"):
+        for file in SERVING_FILES:
+            path = SOURCE / model / "1" / file
+            assert path.is_symlink(), f"{path} should link to {serving / file}"
+            assert path.resolve() == serving / file
+    assert sorted(p.name for p in (SOURCE / "llama2" / "1").iterdir()) == sorted(SERVING_FILES)
+
+
+def test_missing_model_code_is_supplied_from_the_package(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path)
+    (repo / "mistral7b" / "1" / "model.py").unlink()
+    (repo / "mistral7b" / "1" / "vllm_engine.py").unlink()
+    (repo / "llama2" / "1" / "vllm_engine.py").unlink()
+    supplied = missing_code(repo)
+    assert sorted(map(str, supplied)) == ["llama2/1/vllm_engine.py", "mistral7b/1/model.py", "mistral7b/1/vllm_engine.py"]
+    serving = REPO / "tritonobs" / "models" / "serving"
+    assert supplied[Path("mistral7b/1/model.py")] == (serving / "model.py").read_text()
+    assert problems_of(repo) == []  # a repository of configs only is valid: the code comes with tritonobs
 
 
 def test_parameters_model_py_reads_are_exactly_the_configured_ones() -> None:
-    reads = model_reads((SOURCE / "llama2" / "1" / "model.py").read_text())
+    reads = model_reads((REPO / "tritonobs" / "models" / "serving" / "model.py").read_text())
     for model in ("llama2", "mistral7b"):
         config = parse_config(SOURCE / model / "config.pbtxt")
         assert set(config.parameters) == reads.parameters  # no dead parameter, none missing
@@ -138,7 +158,37 @@ CORPUS: dict[str, tuple[Mutation, Callable[[str], list[str]]]] = {
     ),
     "wrong backend": (
         lambda t: t.replace('backend: "python"', 'backend: "onnxruntime"'),
-        lambda t: [f'{P}:{line(t, "backend:")}: backend must be "python" to run model.py (is "onnxruntime")'],
+        lambda t: [f'{P}:{line(t, "backend:")}: backend must be "python" to run model.py, or "vllm" for '
+                   "Triton's vllm_backend (is \"onnxruntime\")"],
+    ),
+    "a number parameter that is not a number": (
+        lambda t: t.replace('key: "max_num_seqs"\n  value: { string_value: "256" }',
+                            'key: "max_num_seqs"\n  value: { string_value: "lots" }'),
+        lambda t: [
+            f'{P}:{line(t, KEY.format("max_num_seqs"))}: parameter "max_num_seqs" must be a whole number, got \'lots\' '
+            "(1/model.py would fail to load)"
+        ],
+    ),
+    "a fraction that is not a number": (
+        lambda t: t.replace('string_value: "0.8"', 'string_value: "80%"'),
+        lambda t: [
+            f'{P}:{line(t, KEY.format("gpu_memory_utilization"))}: parameter "gpu_memory_utilization" must be a number, '
+            "got '80%' (1/model.py would fail to load)"
+        ],
+    ),
+    "a choice that is not one": (
+        lambda t: t.replace('string_value: "cumulative"', 'string_value: "pieces"'),
+        lambda t: [
+            f'{P}:{line(t, KEY.format("stream_text"))}: parameter "stream_text" must be one of cumulative, delta, got '
+            "'pieces' (1/model.py would fail to load)"
+        ],
+    ),
+    "engine arguments that are not a JSON object": (
+        lambda t: t.replace('string_value: "{}"', 'string_value: "[1, 2]"'),
+        lambda t: [
+            f'{P}:{line(t, KEY.format("engine_args"))}: parameter "engine_args" must be a JSON object, e.g. {{}} '
+            "(1/model.py would fail to load)"
+        ],
     ),
     "simulated without its engine": (
         lambda t: t.replace('string_value: "vllm"', 'string_value: "simulated"'),
@@ -161,13 +211,11 @@ def test_bad_config_is_reported_where_it_is(tmp_path: Path, case: str) -> None:
 
 def test_layout_problems(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path)
-    (repo / "llama2" / "1" / "model.py").unlink()
     (repo / "mistral7b" / "config.pbtxt").unlink()
-    (repo / "extra" / "1").mkdir(parents=True)
+    (repo / "extra").mkdir()
     (repo / "extra" / "config.pbtxt").write_text(GOOD.replace('"llama2"', '"extra"'))
     assert problems_of(repo) == [
-        "extra/1/model.py: missing: every version folder needs model.py",
-        "llama2/1/model.py: missing: every version folder needs model.py",
+        "extra/config.pbtxt:1: no version folder: expected extra/1/model.py",
         "mistral7b/config.pbtxt: missing: every model folder needs a config.pbtxt (mistral7b/config.pbtxt)",
     ]
 
@@ -247,11 +295,11 @@ def test_lab_repository(tmp_path: Path) -> None:
         ]
         source = parse_config(SOURCE / model / "config.pbtxt")
         assert (list(config.input), list(config.output)) == (list(source.input), list(source.output))
-        # The code under test in the lab is the production code, and the engine its one package source.
-        assert (lab / model / "1" / "model.py").read_bytes() == (
-            SOURCE / model / "1" / "model.py"
-        ).read_bytes()
-        assert (lab / model / "1" / "sim_engine.py").read_bytes() == Path(sim_engine.__file__).read_bytes()
+        # The code under test in the lab is the production code, from its one package source.
+        serving = Path(sim_engine.__file__).parent
+        for file in ("model.py", "vllm_engine.py", "sim_engine.py"):
+            assert (lab / model / "1" / file).read_bytes() == (serving / file).read_bytes()
+            assert not (lab / model / "1" / file).is_symlink()
     again = build_lab_repository(
         SOURCE, tmp_path / "again", sim={"max_num_seqs": "8", "sim_time_scale": "0.05"}
     )
@@ -403,9 +451,9 @@ def test_requests_that_cannot_run_are_refused() -> None:
 
 
 def test_engine_streams_words_and_reports_stats_on_virtual_time() -> None:
-    async def scenario() -> tuple[dict[str, str], list[sim_engine.EngineStats], float]:
+    async def scenario() -> tuple[dict[str, list[sim_engine.Progress]], list[sim_engine.EngineStats | None], float]:
         clock = [0.0]
-        seen: list[sim_engine.EngineStats] = []
+        seen: list[sim_engine.EngineStats | None] = []
 
         async def virtual_sleep(seconds: float) -> None:
             seen.append(engine.stats())
@@ -413,26 +461,38 @@ def test_engine_streams_words_and_reports_stats_on_virtual_time() -> None:
             await asyncio.sleep(0)
 
         engine = SimEngine(params(max_num_seqs=2, time_scale=1.0), max_model_len=100, sleep=virtual_sleep)
+        assert engine.stats() is None  # not started: unreadable, never a silent 0
         await engine.start()
 
-        async def one(i: int) -> tuple[str, str]:
+        async def one(i: int) -> tuple[str, list[sim_engine.Progress]]:
             prompt = f"prompt number {i}"
-            text = ""
-            async for delta in engine.generate(prompt, {"max_tokens": 4}, f"r{i}"):
-                assert (delta.tokens, delta.prompt_tokens) == (1, 3)
-                text += delta.text
-            return prompt, text
+            return prompt, [p async for p in engine.generate(prompt, {"max_tokens": 4}, f"r{i}")]
 
-        texts = dict(await asyncio.gather(*(one(i) for i in range(5))))
+        updates = dict(await asyncio.gather(*(one(i) for i in range(5))))
         await engine.shutdown()
-        return texts, seen, clock[0]
+        assert engine.stats() is None
+        return updates, seen, clock[0]
 
-    texts, seen, clock = asyncio.run(scenario())
-    for prompt, text in texts.items():
-        assert text == "".join(sim_engine.token_text(prompt, i) for i in range(4))
-        assert sim_engine.count_tokens(text) == 4
-    assert max(s.running for s in seen) == 2 and max(s.waiting for s in seen) == 3
+    updates, seen, clock = asyncio.run(scenario())
+    for prompt, progress in updates.items():
+        words = [sim_engine.token_text(prompt, i) for i in range(4)]
+        # Cumulative: the text so far, one more token each update.
+        assert [p.texts for p in progress] == [("".join(words[: k + 1]),) for k in range(4)]
+        assert [(p.tokens, p.prompt_tokens) for p in progress] == [(1, 3), (2, 3), (3, 3), (4, 3)]
+        assert all(p.queue_seconds is not None and p.queue_seconds >= 0 for p in progress)
+    # Two run at a time: three wait, and the last two admitted waited (queue time > 0 on virtual time).
+    assert max(s.running for s in seen if s) == 2 and max(s.waiting for s in seen if s) == 3
+    assert sorted(p[-1].queue_seconds or 0 for p in updates.values())[-1] > 0
     assert clock > 0
+
+
+def test_simulated_engine_refuses_what_vllm_would() -> None:
+    engine = SimEngine(params(), max_model_len=100)
+    assert engine.check_sampling({"max_tokens": 5, "temperature": 0.1}) == {"max_tokens": 5, "temperature": 0.1}
+    with pytest.raises(ValueError, match="best_of is not a sampling parameter of the simulated engine"):
+        engine.check_sampling({"best_of": 2})
+    with pytest.raises(ValueError, match="n: the simulated engine makes one completion"):
+        engine.check_sampling({"n": 2})
 
 
 def test_validate_command_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -442,86 +502,11 @@ def test_validate_command_lists_every_problem(tmp_path: Path, capsys: pytest.Cap
     )
     (repo / P).write_text(text)
     assert run_cli("models", "validate", "-r", str(repo)) == 2
-    backend = f'{repo}/{P}:{line(text, "backend:")}: backend must be "python" to run model.py (is "onnx")'
+    backend = (f'{repo}/{P}:{line(text, "backend:")}: backend must be "python" to run model.py, or "vllm" for '
+               "Triton's vllm_backend (is \"onnx\")")
     batch = f"{repo}/{P}:{line(text, 'max_batch_size')}: max_batch_size must be 0: the seed client sends unbatched [1] tensors (is 4)"
     assert capsys.readouterr().err.splitlines() == [
         backend,
         batch,
         f"error: {backend} (1 of 2 problems, all listed above)",
     ]
-
-
-# --- the production engine adapter (model.py's VllmEngine) against a stand-in of vLLM 0.4/0.5 ---
-
-
-class _FakeVllm:
-    """AsyncLLMEngine as vLLM <= 0.5 behaves: cumulative RequestOutputs, and an abort only on an exception
-    inside its generator (a generator that is merely closed or dropped keeps its sequence scheduled)."""
-
-    def __init__(self) -> None:
-        self.aborted: list[str] = []
-        self.params: list[object] = []
-
-    async def generate(self, prompt: str, params: object, request_id: str):  # type: ignore[no-untyped-def]
-        from types import SimpleNamespace
-
-        self.params.append(params)
-        words: list[str] = []
-        try:
-            for i in range(5):
-                words.append(f"w{i}")
-                completion = SimpleNamespace(text=" ".join(words), token_ids=list(range(i + 1)))
-                yield SimpleNamespace(outputs=[completion], prompt_token_ids=[1, 2, 3])
-                await asyncio.sleep(0)
-        except (Exception, asyncio.CancelledError):
-            self.aborted.append(request_id)
-            raise
-
-    async def abort(self, request_id: str) -> None:
-        self.aborted.append(request_id)
-
-
-def _load_model_py(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """model.py as the stub imports it: Triton's own triton_python_backend_utils on the path, vLLM faked."""
-    import importlib.util
-    import sys
-    import types
-
-    import pytriton
-
-    monkeypatch.syspath_prepend(str(Path(pytriton.__file__).parent / "tritonserver" / "backends" / "python"))
-    fake_vllm = types.ModuleType("vllm")
-    fake_vllm.SamplingParams = lambda **kw: kw  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
-    spec = importlib.util.spec_from_file_location("tritonobs_test_model", SOURCE / "llama2" / "1" / "model.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_vllm_adapter_streams_deltas_and_aborts_a_request_closed_early(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = _load_model_py(monkeypatch)
-    params = {"hf_token_env": "TRITONOBS_TEST_NO_TOKEN", "model_name": "m", "tensor_parallel_size": "1",
-              "gpu_memory_utilization": "0.8", "max_model_len": "4096", "dtype": "auto", "enforce_eager": "true"}
-    engine = model.VllmEngine(params)
-    fake = _FakeVllm()
-    engine._engine = fake
-
-    async def scenario() -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]], list[str]]:
-        full = [d async for d in engine.generate("p", {"max_tokens": 5}, "r-full")]
-        early = []
-        gen = engine.generate("p", {"max_tokens": 5}, "r-cancelled")
-        async for d in gen:
-            early.append(d)
-            if len(early) == 2:
-                break
-        await gen.aclose()  # what model.py's _stream does when the client cancels
-        return full, early, list(fake.aborted)  # right away, not whenever the loop finalises generators
-
-    full, early, aborted = asyncio.run(scenario())
-    # Deltas of the cumulative outputs: the text since the last response, one new token each.
-    assert full == [("w0", 1, 3), (" w1", 1, 3), (" w2", 1, 3), (" w3", 1, 3), (" w4", 1, 3)]
-    assert early == full[:2]
-    assert aborted == ["r-cancelled"]  # the finished request is not aborted, the closed one at once
-    assert fake.params == [{"max_tokens": 5}, {"max_tokens": 5}]

@@ -239,7 +239,7 @@ def test_print_load_job_renders_a_valid_headless_service_and_job(capsys: pytest.
     assert container["image"] == "registry.example/tritonobs:0.1.0"
     assert container["args"] == [
         "verify", "--load-only", "--discover", "triton-vllm-verify-grpc.triton-vllm.svc.cluster.local:8001",
-        "--model", "llama2", "--profile", "step", "--rate", "1:10:2m", "--duration", "20m", "--connections", "8",
+        "--drive", "llama2", "--profile", "step", "--rate", "1:10:2m", "--duration", "20m", "--connections", "8",
     ]
     assert job["spec"]["activeDeadlineSeconds"] == 1200 + 600
     assert "tolerations" not in job["spec"]["template"]["spec"]  # never lands on the tainted GPU pool
@@ -252,9 +252,9 @@ def test_print_load_job_renders_a_valid_headless_service_and_job(capsys: pytest.
         (["--lab", "--signal", "nope"], "choose one of"),
         (["--rate", "1:5:10s"], "say where the load goes"),
         (["--print-load-job"], "exactly one of --rate"),
-        (["--load-only", "--rate", "1"], "--load-only needs --model"),
+        (["--load-only", "--rate", "1"], "--load-only needs --drive MODEL"),
         (["--lab", "--rate", "1:oops:10s"], "'oops' is not a number"),
-        (["--load-only", "--model", "m", "--discover", "no-port", "--profile", "constant", "--rate", "1"],
+        (["--load-only", "--drive", "m", "--discover", "no-port", "--profile", "constant", "--rate", "1"],
          "--discover 'no-port': expected HOST:PORT"),
         (["--url", "lb.example:8001", "--profile", "constant", "--rate", "1", "--prometheus-url", "lb.example:9090"],
          "Prometheus URL 'lb.example:9090': expected http(s)://HOST:PORT"),

@@ -92,17 +92,33 @@ VLLM_PROMPT_TOKENS = _m("vllm:prompt_tokens_total", "counter", "tokens", _MV, "p
 VLLM_GENERATION_TOKENS = _m(
     "vllm:generation_tokens_total", "counter", "tokens", _MV, "tokens generated", "vllm"
 )
-# vLLM's own TTFT buckets (vllm/engine/metrics.py, reused by Triton's vllm_backend utils/metrics.py): the
-# TTFT SLO alerts count "slow" requests from the bucket at or just above the objective, so model.py must
-# declare exactly these bounds.
-VLLM_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# Histogram bounds: vLLM's own since 0.8.4 (vllm/v1/metrics/loggers.py), which tritonobs' model.py declares
+# (a test keeps them equal). TTFT reaches 2560 s and request latency 7680 s, so a long queue still lands
+# below +Inf. Triton's official vllm_backend still declares vLLM's pre-0.8.4 sets (TTFT to 10 s, e2e to 60 s,
+# TPOT to 2.5 s; src/utils/metrics.py): every bound of those is also a bound here, so a query that reads
+# one `le` works on both (the TTFT SLO bound must then be one of the older set: spec validation checks it).
+VLLM_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                     20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+VLLM_TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+                     40.0, 80.0)
+VLLM_REQUEST_LATENCY_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+                                120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)
+VLLM_BACKEND_TTFT_BUCKETS = VLLM_TTFT_BUCKETS[: VLLM_TTFT_BUCKETS.index(10.0) + 1]
 VLLM_TTFT = Metric(
     "vllm:time_to_first_token_seconds", "histogram", "s", _MV, "time to first token", "vllm", VLLM_TTFT_BUCKETS
 )
-VLLM_TPOT = _m(
-    "vllm:time_per_output_token_seconds", "histogram", "s", _MV, "time per output token", "vllm"
+VLLM_TPOT = Metric(
+    "vllm:time_per_output_token_seconds", "histogram", "s", _MV, "time per output token", "vllm", VLLM_TPOT_BUCKETS
 )
-VLLM_E2E = _m("vllm:e2e_request_latency_seconds", "histogram", "s", _MV, "end-to-end request latency", "vllm")
+VLLM_E2E = Metric(
+    "vllm:e2e_request_latency_seconds", "histogram", "s", _MV, "end-to-end request latency", "vllm",
+    VLLM_REQUEST_LATENCY_BUCKETS,
+)
+# Time waited in vLLM's own queue: the queue Triton cannot see (tritonobs' model.py; vLLM's server >= 0.6.4).
+VLLM_QUEUE_TIME = Metric(
+    "vllm:request_queue_time_seconds", "histogram", "s", _MV, "time waited in vLLM's queue", "vllm",
+    VLLM_REQUEST_LATENCY_BUCKETS,
+)
 
 # --- DCGM exporter (GPU per device) ---
 _DCGM = ("gpu", "UUID", "modelName", "Hostname", "pod", "namespace", "container")

@@ -72,11 +72,22 @@ class Slo(_Strict):
     ttft_p95_seconds: float = Field(gt=0, description="95% of requests get their first token within this")
 
 
+ModelBackend = Literal["tritonobs", "vllm"]
+# Signals read from the engine gauges that only tritonobs' model.py exports (Triton's vllm_backend has none).
+GAUGE_SIGNALS = ("waiting_requests", "inflight_requests")
+
+
 class ModelSpec(_Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
     hf_model_id: str
+    backend: ModelBackend = Field(
+        default="tritonobs",
+        description="tritonobs: Python backend running tritonobs' model.py (exports the engine gauges); "
+        "vllm: Triton's official vllm_backend (token counters and latency histograms only)",
+    )
     gpu: int = Field(default=0, ge=0)
     max_model_len: int = Field(default=4096, gt=0)
+    max_num_seqs: int = Field(default=256, gt=0, description="vLLM's batch limit (config.pbtxt max_num_seqs)")
     gpu_memory_utilization: float = Field(default=0.8, gt=0, le=1)
     slo: Slo
     scaling_signal: SignalName = "waiting_requests"

@@ -52,6 +52,12 @@ class Stack:
     def model_names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.spec.models)
 
+    @property
+    def gauge_models(self) -> tuple[str, ...]:
+        """Models whose engine exports running/waiting/KV-cache gauges and queue time (tritonobs' model.py;
+        Triton's official vllm_backend has none)."""
+        return tuple(m.name for m in self.spec.models if m.backend == "tritonobs")
+
     # --- timing ---
     @property
     def scrape_seconds(self) -> float:

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import ValidationError
 
-from tritonobs.catalogue import VLLM_TTFT
-from tritonobs.config import SIGNAL_NAMES, Spec, duration_seconds
+from tritonobs.catalogue import VLLM_BACKEND_TTFT_BUCKETS, VLLM_TTFT
+from tritonobs.config import GAUGE_SIGNALS, SIGNAL_NAMES, Spec, duration_seconds
 from tritonobs.errors import SpecError
+from tritonobs.vllm_backend import custom_metrics_value, image_release
 
 Loc = tuple[str | int, ...]
 
@@ -153,6 +154,7 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
                     f"must be <= {ttft_top:g} (the largest TTFT histogram bucket); slower requests are not told apart",
                 )
             )
+    problems += _vllm_backend_problems(spec)
     if a.targets.get("ttft_p90", 0) >= ttft_top:
         problems.append(
             (
@@ -189,6 +191,27 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
             problems.append((loc, f"not an http(s) URL (got {url!r}): write e.g. http://prometheus.monitoring.svc:9090"))
     if a.engine == "keda" and a.keda.fallback.replicas > a.max_replicas:
         problems.append((("autoscaling", "keda", "fallback", "replicas"), "must be <= max_replicas"))
+    return problems
+
+
+def _vllm_backend_problems(spec: Spec) -> list[tuple[Loc, str]]:
+    """Models served by Triton's official vllm_backend: it has no engine gauges, reports custom metrics only
+    from 24.08, and still declares vLLM's pre-0.8.4 TTFT buckets (to 10 s)."""
+    problems: list[tuple[Loc, str]] = []
+    release = image_release(spec.triton.image)
+    for i, m in enumerate(spec.models):
+        if m.backend != "vllm":
+            continue
+        if m.scaling_signal in GAUGE_SIGNALS:
+            problems.append(((("models", i, "scaling_signal")), f"{m.scaling_signal} reads vLLM's running/waiting "
+                             "gauges, which Triton's vllm_backend does not export: use ttft_p90, or backend tritonobs"))
+        top = VLLM_BACKEND_TTFT_BUCKETS[-1]
+        if m.slo.ttft_p95_seconds > top:
+            problems.append(((("models", i, "slo", "ttft_p95_seconds")), f"must be <= {top:g}: Triton's vllm_backend "
+                             "declares TTFT buckets up to 10 s only"))
+        if release is not None and custom_metrics_value(release) is None:
+            problems.append(((("models", i, "backend")), f"Triton's vllm_backend in {spec.triton.image} exports no "
+                             "vLLM metrics (custom metrics came in 24.08): use backend tritonobs or a newer image"))
     return problems
 
 

@@ -14,6 +14,8 @@ from tests.aws.conftest import REGION, moto_server
 from tritonobs.aws import s3sync
 from tritonobs.aws.s3sync import MIB, LocalFile, RemoteObject, plan
 
+REPO = Path(__file__).resolve().parents[2]
+
 BUCKET = "triton-vllm-model-repository"
 PREFIX = "model_repository"
 
@@ -90,12 +92,19 @@ def test_sync_uploads_then_is_up_to_date(aws, cli, stack_dir, repo) -> None:
 
     first = sync(cli, stack_dir)
     assert first.code == 0, first.text
-    assert "3 to upload" in first.out and "synced" in first.out
+    assert "4 to upload" in first.out and "synced" in first.out
+    # The version folder has its own model.py but no vllm_engine.py: that one comes from tritonobs.
+    assert "1 model-code file(s) not in" in first.out and "llama2/1/vllm_engine.py" in first.out
     etags = remote_etags(s3)
-    assert sorted(etags) == [f"{PREFIX}/llama2/1/model.py", f"{PREFIX}/llama2/config.pbtxt", f"{PREFIX}/mistral7b/weights.bin"]
+    engine = f"{PREFIX}/llama2/1/vllm_engine.py"
+    assert sorted(etags) == [f"{PREFIX}/llama2/1/model.py", engine, f"{PREFIX}/llama2/config.pbtxt",
+                             f"{PREFIX}/mistral7b/weights.bin"]
+    shipped = s3.get_object(Bucket=BUCKET, Key=engine)["Body"].read()
+    assert shipped == (REPO / "tritonobs" / "models" / "serving" / "vllm_engine.py").read_bytes()
     # What S3 computed for each object is what we computed locally (multipart included).
     ours = {f.key: f.etag for f in s3sync.scan(repo, PREFIX)}
-    assert ours == etags and etags[f"{PREFIX}/mistral7b/weights.bin"].endswith("-2")
+    assert ours == {k: v for k, v in etags.items() if k != engine}
+    assert etags[f"{PREFIX}/mistral7b/weights.bin"].endswith("-2")
 
     again = sync(cli, stack_dir)
     assert again.code == 0 and "up to date: s3://triton-vllm-model-repository/model_repository: 0 to upload" in again.out
@@ -149,3 +158,14 @@ def test_permission_error_is_external_naming_the_bucket(aws, iam_moto, cli, stac
         f"error: s3://{BUCKET}/{PREFIX}: access denied: Access Denied (the identity needs s3:ListBucket)"
     )
     assert key["SecretAccessKey"] not in result.text
+
+
+def test_the_committed_repository_uploads_the_linked_model_code_itself() -> None:
+    """model_repository/*/1/model.py link to the package's one source; S3 gets the file's bytes."""
+    source = REPO / "tritonobs" / "models" / "serving"
+    files = {f.key: f for f in s3sync.scan(REPO / "model_repository", "m")}
+    for model in ("llama2", "mistral7b"):
+        for name in ("model.py", "vllm_engine.py"):
+            local = files[f"m/{model}/1/{name}"]
+            body = (source / name).read_bytes()
+            assert local.size == len(body) and local.etag == hashlib.md5(body).hexdigest()  # noqa: S324

@@ -27,7 +27,7 @@ from tritonobs.load.request import sampling_parameters, wrap_prompt
 from tritonobs.load.results import RunResult, read_records_csv, write_run
 from tritonobs.load.schedule import poisson_arrivals
 from tritonobs.models.lab_repository import build_lab_repository
-from tritonobs.models.sim_engine import count_tokens
+from tritonobs.models.serving.sim_engine import count_tokens
 
 pytestmark = pytest.mark.integration
 

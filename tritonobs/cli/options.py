@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from tritonobs.errors import UsageError
+from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.model import Stack, resolve
 from tritonobs.spec_loader import load_spec
 
@@ -14,3 +16,29 @@ SpecOption = typer.Option(Path("tritonobs.yaml"), "--spec", "-f", help="the stac
 
 def load_stack(spec_path: Path) -> Stack:
     return resolve(load_spec(spec_path))
+
+
+# --- the lab's engine (lab up/run, verify --lab) ---
+EngineOpt = typer.Option("simulated", "--engine", help="simulated (fast, no weights) or vllm (the real engine, CPU build)")
+HfModelOpt = typer.Option(None, "--model", help="vllm: a local Hugging Face model folder every spec model serves "
+                          "(`tritonobs lab tiny-model DIR` builds one)")
+VllmPythonOpt = typer.Option(None, "--vllm-python", help="vllm: the vLLM venv's python (default: $TRITONOBS_VLLM_PYTHON, "
+                             "else .venv-vllm/bin/python)")
+MaxSeqsOpt = typer.Option(None, "--max-num-seqs", min=1, help=f"vllm: batch limit per engine (default {LAB_MAX_NUM_SEQS}: "
+                          "a short load makes requests wait)")
+
+
+def lab_engine(engine: str, model: Path | None, vllm_python: Path | None, max_num_seqs: int | None) -> LabEngine:
+    """The engine options of `lab up/run`, `verify --lab` and the benches, checked before anything starts."""
+    if engine == "simulated":
+        if model is not None or max_num_seqs is not None or vllm_python is not None:
+            raise UsageError("--model, --max-num-seqs and --vllm-python need --engine vllm")
+        return LabEngine()
+    if engine != "vllm":
+        raise UsageError(f"--engine must be simulated or vllm (got {engine!r})")
+    if model is None:
+        raise UsageError("--engine vllm needs --model DIR (a Hugging Face model folder; "
+                         "`tritonobs lab tiny-model DIR` builds a tiny one)")
+    return LabEngine.vllm(model, python=vllm_python, max_num_seqs=max_num_seqs or LAB_MAX_NUM_SEQS)
+
+

@@ -32,12 +32,34 @@ def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardS
     return stack, sources, render_all(stack, sources)
 
 
+def backend_notes(stack: Stack) -> list[str]:
+    """What still works for models on Triton's official vllm_backend, and what stays empty."""
+    from tritonobs.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
+
+    release = image_release(stack.spec.triton.image)
+    value = custom_metrics_value(release) if release else None
+    notes = []
+    for m in stack.spec.models:
+        if m.backend != "vllm":
+            continue
+        flag = f'REPORT_CUSTOM_METRICS "{value}"' if value else "REPORT_CUSTOM_METRICS (yes up to 24.11, true from 24.12)"
+        notes.append(
+            f"note: {m.name} runs on Triton's vllm_backend (needs {flag} in its config.pbtxt): works: "
+            f"{', '.join(WORKS)}, signal {m.scaling_signal}; stays empty: {', '.join(MISSING)} (no such gauges), "
+            "so waiting_requests/inflight_requests cannot scale it; queue_time_avg/queue_compute_ratio are blind "
+            "to vLLM's queue."
+        )
+    return notes
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def validate(spec: Path = SpecOption, dashboards: Path | None = DashboardsOption) -> None:
         """Load the spec, resolve it, run the cross-artifact checks. Writes nothing."""
         stack, _, artifacts = prepare(spec, dashboards)
         out.print(f"{spec}: ok ({len(stack.model_names)} models, {len(artifacts)} artifacts would render)")
+        for line in backend_notes(stack):
+            out.print(line, markup=False)
 
     @app.command()
     def render(

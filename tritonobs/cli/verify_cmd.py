@@ -16,9 +16,18 @@ from rich.console import Console
 
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
 from tritonobs.cli.load_cmd import check_output_dir, profile_from_flags
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import (
+    EngineOpt,
+    HfModelOpt,
+    MaxSeqsOpt,
+    SpecOption,
+    VllmPythonOpt,
+    lab_engine,
+    load_stack,
+)
 from tritonobs.config import SIGNAL_NAMES
 from tritonobs.errors import CheckFailed, TritonobsError, UsageError
+from tritonobs.lab.engine import LabEngine
 from tritonobs.load.profiles import PROFILE_KINDS, parse_duration
 from tritonobs.model import Stack
 from tritonobs.render.yamlfmt import to_yaml_docs
@@ -122,13 +131,17 @@ def register(app: typer.Typer) -> None:
         rate: str | None = typer.Option(None, "--rate", help="open loop: requests/s per --profile, e.g. 1:10:30s"),
         concurrency: str | None = typer.Option(None, "--concurrency", help="closed loop: requests in flight per --profile"),
         duration: str | None = typer.Option(None, "--duration", help="load send window (lab default: one scale-up plus recovery)"),
-        model: str | None = typer.Option(None, "--model", help="model to load (default: the spec's first)"),
+        drive: str | None = typer.Option(None, "--drive", help="the model the load drives (default: the spec's first)"),
         max_tokens: int | None = typer.Option(None, "--max-tokens", help="max_tokens per request"),
         connections: int = typer.Option(0, "--connections", help="gRPC connections per target (default: lab 2, cluster 8)"),
         out_dir: Path = typer.Option(Path("verify-report"), "--out", help="where report.md/json and timeline.png go"),
         time_factor: float = typer.Option(10.0, "--time-factor", min=1.0, help="lab: divide every spec duration by this"),
         model_repository: Path | None = typer.Option(None, "--model-repository", help="lab: model repository (default: the spec's)"),
         lab_dir: Path | None = typer.Option(None, "--lab-dir", help="lab: run directory (default: a temporary one; removed at the end)"),
+        engine: str = EngineOpt,
+        model: Path | None = HfModelOpt,
+        vllm_python: Path | None = VllmPythonOpt,
+        max_num_seqs: int | None = MaxSeqsOpt,
         url: list[str] = typer.Option([], "--url", help="cluster: gRPC endpoint balancing per request (ingress/LB); repeatable"),
         discover: str | None = typer.Option(None, "--discover", help="cluster: HOST:PORT of a headless Service to follow"),
         external_load: bool = typer.Option(False, "--external-load", help="cluster: only watch; the load Job drives load"),
@@ -153,17 +166,20 @@ def register(app: typer.Typer) -> None:
                 split_host_port(discover)
             except ValueError as e:
                 raise UsageError(f"--discover {e}") from None
+        if not lab and (engine != "simulated" or model is not None):
+            raise UsageError("--engine and --model choose the lab's engine: they need --lab")
+        chosen = lab_engine(engine, model, vllm_python, max_num_seqs) if lab else None
         if load_only:
-            _load_only(profile, rate, concurrency, duration, model, max_tokens, connections, url, discover, interval)
+            _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval)
             return
         stack = load_stack(spec)
         if print_load_job:
-            _print_job(stack, profile, rate, concurrency, duration, model, max_tokens, connections, url, load_image)
+            _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image)
             return
-        if lab:
+        if chosen is not None:
             check_output_dir("--out", out_dir)
-            _lab(stack, spec, signal, profile, rate, concurrency, duration, model, max_tokens, connections, out_dir,
-                 time_factor, model_repository, settle, lab_dir)
+            _lab(stack, spec, signal, profile, rate, concurrency, duration, drive, max_tokens, connections, out_dir,
+                 time_factor, model_repository, settle, lab_dir, chosen)
             return
         from tritonobs.kube.connection import Target
         from tritonobs.prom.client import PrometheusClient
@@ -178,7 +194,7 @@ def register(app: typer.Typer) -> None:
         mode, _, prof = profile_from_flags(profile, rate, concurrency)
         opts = ClusterVerifyOptions(
             profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url), discover=discover,
-            mode=mode, model=model, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
+            mode=mode, model=drive, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
             settle_s=_seconds("--settle", settle) if settle else None,
         )
         check_output_dir("--out", out_dir)
@@ -195,15 +211,15 @@ def register(app: typer.Typer) -> None:
 def _lab(
     stack: Stack, spec: Path, signal: str | None, profile: str, rate: str | None, concurrency: str | None,
     duration: str | None, model: str | None, max_tokens: int | None, connections: int, out_dir: Path,
-    factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None,
+    factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None, engine: LabEngine,
 ) -> None:
-    from tritonobs.verify.lab_run import MAX_TOKENS, LabVerifyOptions, run_info, run_lab_verify
+    from tritonobs.verify.lab_run import MAX_TOKENS, SCALING_SIM, LabVerifyOptions, run_info, run_lab_verify
     from tritonobs.verify.measures import with_signal
 
     if signal is not None:
         stack = with_signal(stack, signal)
     if model is not None and model not in stack.model_names:
-        raise UsageError(f"--model {model!r}: not in the spec (models: {', '.join(stack.model_names)})", file=str(spec))
+        raise UsageError(f"--drive {model!r}: not in the spec (models: {', '.join(stack.model_names)})", file=str(spec))
     if rate is None and concurrency is None:
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
@@ -214,6 +230,8 @@ def _lab(
         profile=prof, duration_s=_seconds("--duration", duration or "90s"), mode=mode, time_factor=factor,
         model=model, max_tokens=max_tokens or MAX_TOKENS, connections=connections or 2,
         settle_s=_seconds("--settle", settle) if settle else None, model_repository=repo, workdir=lab_dir,
+        # The simulation tuned for scaling runs (SCALING_SIM), unless the real vLLM is chosen.
+        engine=engine if engine.kind == "vllm" else LabEngine(sim=dict(SCALING_SIM)),
     )
     tl = Timeline(run_info(stack, opts, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s", time.time()))
     _run_and_report(tl, stack, out_dir, lambda progress: run_lab_verify(stack, opts, tl, progress))
@@ -242,7 +260,7 @@ def _load_only(
     from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_load_only
 
     if model is None:
-        raise UsageError("--load-only needs --model")
+        raise UsageError("--load-only needs --drive MODEL")
     if not (url or discover):
         raise UsageError("--load-only needs --url or --discover")
     mode, _, prof = profile_from_flags(profile, rate, concurrency)

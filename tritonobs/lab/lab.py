@@ -1,4 +1,4 @@
-"""The local lab: N real Triton replicas on a simulated vLLM engine, scraped by a real Prometheus.
+"""The local lab: N real Triton replicas (simulated vLLM engine, or the real vLLM), scraped by a real Prometheus.
 
     with Lab(stack, replicas=2) as lab:
         lab.prometheus_url, lab.grpc_urls            # where to look, where to send load
@@ -30,6 +30,7 @@ from typing import Any
 from tritonobs import backfill
 from tritonobs.errors import ExternalError, UsageError
 from tritonobs.lab import procs
+from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_pod_name, lab_variant
 from tritonobs.lab.prometheus_process import PrometheusProcess, ScrapeTarget
 from tritonobs.lab.replica import Replica, start_replica
@@ -57,6 +58,7 @@ class Lab:
         backfill_seconds: float = DEFAULT_BACKFILL_SECONDS,
         keep_workdir: bool = False,
         on_event: Callable[[str], None] | None = None,
+        engine: LabEngine | None = None,
     ) -> None:
         if replicas < 0:
             raise UsageError(f"replicas must be >= 0 (got {replicas})")
@@ -66,7 +68,8 @@ class Lab:
         unknown = sorted(set(self.models) - set(self.stack.model_names))
         if unknown:
             raise UsageError(f"models {unknown} are not in the spec (spec models: {list(self.stack.model_names)})")
-        self.sim = dict(sim or {})  # lab_repository defaults: 10x faster than an A10G
+        # Default: the simulation (lab_repository defaults: 10x faster than an A10G), `sim` overriding it.
+        self.engine = engine or LabEngine(sim=dict(sim or {}))
         self.initial_replicas = replicas
         self.backfill_seconds = backfill_seconds
         self._given_workdir = workdir
@@ -277,7 +280,7 @@ class Lab:
         name, index, node = planned
         assert self._repository is not None
         replica = start_replica(self._repository, self.workdir / "replicas" / name, pod=name, index=index,
-                                node=node, models=self.models)
+                                node=node, models=self.models, engine=self.engine)
         if not self._up:  # the lab went down (Ctrl-C) while this replica was starting
             replica.stop()
             raise RuntimeError(f"the lab stopped while replica {name} was starting")
@@ -288,13 +291,11 @@ class Lab:
         return replica
 
     def _build_repository(self) -> Path:
-        from tritonobs.models.lab_repository import build_lab_repository
-
         src = self.source_repository
         if not src.is_dir():
             raise UsageError("model repository not found: pass --model-repository or run from the repo root",
                              file=str(src))
-        return build_lab_repository(src, self.workdir / "model_repository", sim=self.sim, models=self.models)
+        return self.engine.build_repository(src, self.workdir / "model_repository", self.models)
 
     def _rule_groups(self) -> dict[str, Any]:
         from tritonobs.render.alerts import rule_groups

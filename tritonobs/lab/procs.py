@@ -130,13 +130,15 @@ def processes_mentioning(needles: Iterable[str]) -> list[tuple[int, str]]:
 
 
 def shm_regions(pids: Iterable[int]) -> set[str]:
-    """Python-backend shared-memory files mapped by, or named on the command line of, these processes."""
+    """Shared-memory files mapped by, or (Python backend) named on the command line of, these processes: the
+    backend's regions, and vLLM's (multiprocessing `psm_*` segments and `sem.mp-*` semaphores), which a
+    killed engine process leaves behind."""
     names: set[str] = set()
     for pid in pids:
         with contextlib.suppress(OSError):
             for line in (Path("/proc") / str(pid) / "maps").read_text().splitlines():
                 path = line.split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
-                if path.startswith(str(SHM_DIR) + "/" + TRITON_SHM_PREFIX):
+                if path.startswith(str(SHM_DIR) + "/"):
                     names.add(Path(path.removesuffix(" (deleted)")).name)
         for word in cmdline(pid).split():
             if word.startswith(TRITON_SHM_PREFIX):

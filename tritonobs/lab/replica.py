@@ -12,6 +12,7 @@ from typing import Any
 
 from tritonobs import catalogue as c
 from tritonobs.lab import procs
+from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.triton_process import TritonProcess
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -71,7 +72,9 @@ class Replica:
 
 
 def start_replica(repository: Path, workdir: Path, *, pod: str, index: int, node: str,
-                  models: Sequence[str]) -> Replica:
-    process = TritonProcess(repository, list(models), workdir=workdir)
+                  models: Sequence[str], engine: LabEngine | None = None) -> Replica:
+    engine = engine or LabEngine()
+    process = TritonProcess(repository, list(models), workdir=workdir, env=engine.env(), python=engine.python,
+                            ready_timeout=engine.ready_timeout)
     process.start()
     return Replica(pod, index, node, process)

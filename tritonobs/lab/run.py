@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import fmt, signals_by_pod, wait_scraped
 from tritonobs.load.profiles import Step
@@ -98,11 +99,12 @@ async def _drive(lab: Lab, model: str, duration: float, console: Console, outcom
 
 def run_lab(stack: Stack, *, model_repository: Path, dashboards: Sequence[DashboardSource], replicas: int = 2,
             duration: float = 30.0, model: str | None = None, check: bool = True,
-            console: Console | None = None) -> RunOutcome:
+            console: Console | None = None, engine: LabEngine | None = None) -> RunOutcome:
     console = console or Console()
+    engine = engine or LabEngine()
     t0 = time.monotonic()
-    with console.status("starting the lab") as status:
-        lab = Lab(stack, replicas=replicas, model_repository=model_repository,
+    with console.status(f"starting the lab ({engine.describe()})") as status:
+        lab = Lab(stack, replicas=replicas, model_repository=model_repository, engine=engine,
                   on_event=lambda msg: status.update(f"[{time.monotonic() - t0:4.1f}s] {msg}"))
         lab.__enter__()
     try:

@@ -15,6 +15,7 @@ every listener on 127.0.0.1. Each replica gets its own shared-memory prefix, so 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import shutil
@@ -79,6 +80,23 @@ class TritonInstall:
         return install
 
 
+@functools.cache
+def python_libdir(python: Path) -> str | None:
+    """The folder holding `python`'s own libpython, when it has one.
+
+    The stub links libpython3.X.so by name; the loader may find another build of the same minor version
+    (Debian's 3.11.2 beside a pyenv 3.11.7) whose C API lacks symbols the interpreter's own extension
+    modules use (`_ssl`: undefined symbol _PyModule_Add). Putting the interpreter's LIBDIR first makes the
+    stub embed the very Python whose standard library and site-packages it runs."""
+    try:
+        out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR') or '')"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return out if out and any(Path(out).glob(f"libpython{version}.so*")) else None
+
+
 class TritonProcess:
     """One tritonserver replica serving `models` from `repository`, reachable on loopback only."""
 
@@ -92,15 +110,19 @@ class TritonProcess:
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 60.0,
         extra_args: Sequence[str] = (),
+        python: Path | None = None,
     ) -> None:
         """`workdir` keeps the private backends folder and `triton.log`; by default a temporary folder
-        removed by stop(). `env` adds variables (e.g. the one named by hf_token_env); never logged."""
+        removed by stop(). `env` adds variables (e.g. the one named by hf_token_env); never logged.
+        `python`: the interpreter whose environment the model code runs in (the stub finds it on PATH),
+        e.g. the real-engine lab's vLLM venv; by default this one."""
         self.repository = Path(repository).resolve()
         self.models = list(models)
         self.ports = ports or TritonPorts.free()
         self.ready_timeout = ready_timeout
         self.extra_args = list(extra_args)
         self._env = dict(env or {})
+        self._python = Path(python) if python else Path(sys.executable)
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tritonobs-triton-"))
         self.log_path = self.workdir / "triton.log"
@@ -161,9 +183,9 @@ class TritonProcess:
                 shutil.copy2(item, private / item.name)
         shutil.copy2(install.stub, private / install.stub.name)
         env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join([str(self._python.parent), env.get("PATH", "")])
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            p for p in (str(install.libs), env.get("LD_LIBRARY_PATH")) if p
+            p for p in (python_libdir(self._python), str(install.libs), env.get("LD_LIBRARY_PATH")) if p
         )
         env.update(self._env)
         self._proc = spawn(self.command(install, backends), self.log_path, env)

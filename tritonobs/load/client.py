@@ -19,7 +19,14 @@ from tritonclient.utils import InferenceServerException
 
 from tritonobs.errors import ExternalError, UsageError
 from tritonobs.load.grpc_stream import RequestProgress, describe_grpc_error, stream_request
-from tritonobs.load.request import TEXT_OUTPUT, build_inputs, load_prompts, sampling_parameters, wrap_prompt
+from tritonobs.load.request import (
+    TEXT_OUTPUT,
+    TextStyle,
+    build_inputs,
+    load_prompts,
+    sampling_parameters,
+    wrap_prompt,
+)
 from tritonobs.load.results import RequestRecord, Summary, summarize
 
 RESULT_SEPARATOR = "\n=========\n\n"  # the seed's separator between requests in the results file
@@ -71,12 +78,14 @@ def plan_requests(prompts: list[str], iterations: int, offset: int) -> list[Clie
     ]
 
 
-async def check_model(client: grpcclient.InferenceServerClient, url: str, model: str) -> None:
-    """Fail early and in one line: server unreachable (exit 3), unknown model (exit 2), model not ready (exit 3)."""
+async def check_model(client: grpcclient.InferenceServerClient, url: str, model: str) -> TextStyle:
+    """Fail early and in one line: server unreachable (exit 3), unknown model (exit 2), model not ready (exit 3).
+    Returns how the model's responses carry text (from its config)."""
     try:
         await client.is_server_live(client_timeout=_PROBE_TIMEOUT_S)
         if await client.is_model_ready(model, client_timeout=_PROBE_TIMEOUT_S):
-            return
+            config = await client.get_model_config(model, as_json=True, client_timeout=_PROBE_TIMEOUT_S)
+            return TextStyle.from_config(config.get("config", config))
         index = await client.get_model_repository_index(as_json=True, client_timeout=_PROBE_TIMEOUT_S)
     except InferenceServerException as e:
         raise ExternalError(url, f"Triton gRPC endpoint not reachable ({describe_grpc_error(e)})") from None
@@ -129,7 +138,7 @@ async def run_client(
     results: list[ClientResult] = []
 
     async with grpcclient.InferenceServerClient(url=opts.url, verbose=opts.verbose) as client:
-        await check_model(client, opts.url, opts.model_name)
+        style = await check_model(client, opts.url, opts.model_name)
         t0 = time.perf_counter()
 
         async def one(req: ClientRequest) -> None:
@@ -142,7 +151,7 @@ async def run_client(
                     text_output=TEXT_OUTPUT,
                     stream_timeout_s=opts.stream_timeout_s,
                 )
-            result = ClientResult(req, progress.to_record(t0), progress.text)
+            result = ClientResult(req, progress.to_record(t0), style.answer(req.prompt, progress.text_parts or []))
             results.append(result)
             if on_result is not None:
                 on_result(result)

@@ -41,16 +41,12 @@ class RequestProgress:
     end: float | None = None
     tokens: int = 0
     error: str = ""
-    text_parts: list[str] | None = None  # only kept when asked (the seed client writes the text out)
+    text_parts: list[str] | None = None  # TEXT of each response, only kept when asked (the seed client writes it)
     scheduled_s: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.end is not None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.text_parts or [])
 
     def fail(self, message: str, now: float) -> None:
         if self.end is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,24 @@ def build_inputs(
     params = grpcclient.InferInput("SAMPLING_PARAMETERS", [1], "BYTES")
     params.set_data_from_numpy(np.array([json.dumps(dict(sampling)).encode("utf-8")], dtype=np.object_))
     return [prompt, stream_flag, params]
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """How a model's TEXT responses carry the answer, read from its config's parameters (tritonobs' model.py:
+    `stream_text`, `prompt_echo`; the blueprint's style is cumulative with the prompt echoed; the official
+    vllm_backend's, and any model that says nothing, is deltas without the prompt when streaming)."""
+
+    cumulative: bool = False
+    echo: str = "never"  # always | non_streaming | never
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TextStyle:
+        params = {k: str(v.get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+        return cls(params.get("stream_text", "delta") == "cumulative", params.get("prompt_echo", "never"))
+
+    def answer(self, prompt: str, parts: Sequence[str], stream: bool = True) -> str:
+        """The generated text alone, from the TEXT of each response in order."""
+        text = (parts[-1] if parts else "") if self.cumulative or not stream else "".join(parts)
+        echoed = self.echo == "always" or (self.echo == "non_streaming" and not stream)
+        return text.removeprefix(prompt) if echoed else text

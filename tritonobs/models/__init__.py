@@ -1,2 +1,2 @@
 """The Triton model repository: validation (`config_check`), the lab repository (`lab_repository`) and
-the simulated engine the lab ships beside model.py (`sim_engine`)."""
+the model code that runs inside Triton (`serving`: model.py, vllm_engine.py, sim_engine.py)."""

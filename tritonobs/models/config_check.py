@@ -21,9 +21,10 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonobs.config import Spec
 from tritonobs.errors import UsageError
-from tritonobs.models import sim_engine
-from tritonobs.models.model_code import ModelReads, read_model_file
+from tritonobs.models.model_code import ModelReads, model_reads, read_model_file, serving_source
+from tritonobs.models.serving import sim_engine
 from tritonobs.spec_loader import line_of
+from tritonobs.vllm_backend import REPORT_CUSTOM_METRICS, custom_metrics_value, image_release
 
 # The seed client (triton-client.py, FACTS.md): name -> (data type, dims, may the client omit it).
 SEED_INPUTS: dict[str, tuple[str, list[int], bool]] = {
@@ -190,6 +191,11 @@ def _check_parameters(cfg: PbtxtFile, reads: ModelReads, model_py: str, has_sim:
                     cfg.line_of_parameter(key) or cfg.line(r"\bparameters\b"),
                 )
             )
+            continue
+        why = reads.kinds[key].problem(params[key]) if key in reads.kinds else None
+        if why:
+            problems.append(cfg.problem(f'parameter "{key}" {why} ({model_py} would fail to load)',
+                                        cfg.line_of_parameter(key)))
     for key, value in sorted(params.items()):
         if _HF_TOKEN.match(value.strip()):
             problems.append(
@@ -240,10 +246,13 @@ def check_model(model_dir: Path) -> list[Problem]:
                 cfg.line_of_name(c.name),
             )
         )
+    if c.backend == "vllm":  # Triton's official vllm_backend: model.json per version, no model.py of ours
+        return problems + _check_vllm_backend(cfg, model_dir)
     if c.backend != "python":
         problems.append(
             cfg.problem(
-                f'backend must be "python" to run model.py (is "{c.backend}")', cfg.line(r"\bbackend\s*:")
+                f'backend must be "python" to run model.py, or "vllm" for Triton\'s vllm_backend (is "{c.backend}")',
+                cfg.line(r"\bbackend\s*:"),
             )
         )
     if c.max_batch_size != 0:
@@ -265,11 +274,9 @@ def check_model(model_dir: Path) -> list[Problem]:
         problems.append(cfg.problem(f"no version folder: expected {name}/1/model.py", None))
     for version in versions:
         model_py = version / "model.py"
-        if not model_py.is_file():
-            problems.append(Problem(str(model_py), None, "missing: every version folder needs model.py"))
-            continue
         try:
-            reads = read_model_file(model_py)
+            # A version folder without model.py gets tritonobs' own on `models sync` and in the lab.
+            reads = read_model_file(model_py) if model_py.is_file() else model_reads(serving_source("model.py"))
         except UsageError as e:
             problems.append(Problem(str(model_py), e.line, e.detail))
             continue
@@ -277,6 +284,13 @@ def check_model(model_dir: Path) -> list[Problem]:
         problems += _check_io(cfg, reads)
         problems += _check_parameters(cfg, reads, shown, (version / "sim_engine.py").is_file())
     return problems
+
+
+def _check_vllm_backend(cfg: PbtxtFile, model_dir: Path) -> list[Problem]:
+    versions = sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    if not any((v / "model.json").is_file() for v in versions):
+        return [cfg.problem(f"backend vllm reads <version>/model.json: expected {model_dir.name}/1/model.json", None)]
+    return []
 
 
 def _float(text: str) -> float:
@@ -309,6 +323,16 @@ def check_against_spec(repository: Path, spec: Spec, spec_file: str, spec_text: 
         except UsageError:
             continue  # check_model reports it
         params = cfg.parameters
+        backend = "vllm" if cfg.config.backend == "vllm" else "tritonobs"
+        if backend != m.backend:
+            server = "Triton's vllm_backend" if backend == "vllm" else "tritonobs' model.py"
+            problems.append(Problem(spec_file, line_of(root, ("models", i, "backend")) or line_of(root, ("models", i)),
+                                    f'{m.name} is served by {server} (config.pbtxt backend "{cfg.config.backend}"): '
+                                    f"set models[{i}].backend: {backend}"))
+            continue
+        if backend == "vllm":
+            problems += _report_custom_metrics(cfg, spec)
+            continue
         expected = {
             "model_name": (m.hf_model_id, params.get("model_name", "") == m.hf_model_id),
             "max_model_len": (
@@ -319,6 +343,7 @@ def check_against_spec(repository: Path, spec: Spec, spec_file: str, spec_text: 
                 str(m.gpu_memory_utilization),
                 _float(params.get("gpu_memory_utilization", "")) == m.gpu_memory_utilization,
             ),
+            "max_num_seqs": (str(m.max_num_seqs), _float(params.get("max_num_seqs", "")) == m.max_num_seqs),
         }
         for key, (want, ok) in expected.items():
             if key in params and not ok:
@@ -344,6 +369,22 @@ def check_against_spec(repository: Path, spec: Spec, spec_file: str, spec_text: 
                 Problem(str(d / "config.pbtxt"), 1, f"model {name} is not in {spec_file} (models[].name)")
             )
     return problems
+
+
+def _report_custom_metrics(cfg: PbtxtFile, spec: Spec) -> list[Problem]:
+    """Triton's vllm_backend reports vLLM's metrics only with REPORT_CUSTOM_METRICS, whose accepted value
+    changed in 24.12 ("yes" before, "true" after; the other silently means off)."""
+    release = image_release(spec.triton.image)
+    want = custom_metrics_value(release) if release else None
+    if want is None:
+        return []  # no custom metrics in that release (spec validation says so), or an unknown tag
+    have = cfg.parameters.get(REPORT_CUSTOM_METRICS, "")
+    if have.strip().lower() == want:
+        return []
+    where = cfg.line_of_parameter(REPORT_CUSTOM_METRICS) or cfg.line(r"\bparameters\b") or cfg.line(r"\bbackend\s*:")
+    got = f'is "{have}"' if have else "is not set"
+    return [cfg.problem(f"parameter {REPORT_CUSTOM_METRICS} {got}: {spec.triton.image} reports vLLM's metrics only "
+                        f'with "{want}"; without them the TTFT dashboards, SLO alerts and ttft_p90 stay empty', where)]
 
 
 def check_repository(repository: Path) -> tuple[list[str], list[Problem]]:

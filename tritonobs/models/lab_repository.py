@@ -1,25 +1,27 @@
-"""Generate the lab's model repository from the real one: same model.py and config, simulated engine.
+"""Generate the lab's model repository from the real one: same model code and config, CPU instances.
 
-For each model: config.pbtxt gets `engine: simulated`, the simulation's `sim_*` parameters and CPU
-instances (no GPU on a lab machine); model.py is copied unchanged (the code under test is the
-production code) and `sim_engine.py` is written beside it from the one source in this package.
+For each model, config.pbtxt gets CPU instances (no GPU on a lab machine) and either
+- `engine: simulated` and the simulation's `sim_*` parameters (the default: fast, no weights), or
+- `engine: vllm` serving a local Hugging Face model folder (`vllm_model`) with the real vLLM: model_name is
+  that folder, max_model_len is capped at what the model supports, max_num_seqs may be overridden.
+The model code written beside config.pbtxt is the package's (tritonobs/models/serving/): the code under test
+is the production code, from its one source.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonobs.errors import UsageError
-from tritonobs.models import sim_engine
 from tritonobs.models.config_check import model_dirs, parse_config
-
-SIM_ENGINE_FILE = "sim_engine.py"
+from tritonobs.models.model_code import LAB_FILES, serving_source
+from tritonobs.models.serving import sim_engine
 
 # Lab defaults on top of SimParams' A10G defaults: 10x faster than real time, so a 512-token answer
 # streams in ~1.3 s instead of ~13 s and a scaling run fits in minutes.
@@ -40,12 +42,11 @@ def sim_parameters(overrides: Mapping[str, str] | None = None) -> dict[str, str]
     return dict(sorted(values.items()))
 
 
-def lab_config(config: mc.ModelConfig, sim: Mapping[str, str]) -> mc.ModelConfig:
-    """A copy of `config` that runs the simulated engine on CPU instances."""
+def lab_config(config: mc.ModelConfig, parameters: Mapping[str, str]) -> mc.ModelConfig:
+    """A copy of `config` on CPU instances with `parameters` set (engine, sim_* or the local model)."""
     lab = mc.ModelConfig()
     lab.CopyFrom(config)
-    lab.parameters["engine"].string_value = "simulated"
-    for key, value in sim.items():
+    for key, value in parameters.items():
         lab.parameters[key].string_value = value
     for group in lab.instance_group:
         group.kind = mc.ModelInstanceGroup.KIND_CPU
@@ -53,13 +54,42 @@ def lab_config(config: mc.ModelConfig, sim: Mapping[str, str]) -> mc.ModelConfig
     return lab
 
 
+def model_max_len(model_dir: Path) -> int:
+    """The longest sequence a Hugging Face model folder supports (config.json), for max_model_len."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        return int(config["max_position_embeddings"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"not a Hugging Face model folder (config.json with max_position_embeddings): {e}",
+                         file=str(model_dir)) from None
+
+
+def vllm_parameters(config: mc.ModelConfig, model_dir: Path, max_num_seqs: int | None) -> dict[str, str]:
+    """The real engine on a local model: its folder, a max_model_len it supports, one CPU engine."""
+    limit = model_max_len(model_dir)
+    current = config.parameters["max_model_len"].string_value if "max_model_len" in config.parameters else ""
+    length = min(limit, int(current)) if current.isdigit() else limit
+    out = {"engine": "vllm", "model_name": str(model_dir.resolve()), "max_model_len": str(length),
+           "tensor_parallel_size": "1"}
+    if max_num_seqs is not None:
+        out["max_num_seqs"] = str(max_num_seqs)
+    return out
+
+
 def build_lab_repository(
-    src: Path, dst: Path, *, sim: dict[str, str] | None = None, models: Sequence[str] | None = None
+    src: Path,
+    dst: Path,
+    *,
+    sim: dict[str, str] | None = None,
+    models: Sequence[str] | None = None,
+    vllm_model: Path | None = None,
+    max_num_seqs: int | None = None,
 ) -> Path:
     """Write a lab model repository for `models` (default: all of `src`) into `dst` and return `dst`.
 
-    Model folders already in `dst` are replaced; other content of `dst` is left alone. `sim` overrides
-    simulation parameters (e.g. {"time_scale": "0.05", "max_num_seqs": "8"}) for every model."""
+    Model folders already in `dst` are replaced; other content of `dst` is left alone. Without `vllm_model`
+    every model runs the simulation, `sim` overriding its parameters (e.g. {"time_scale": "0.05",
+    "max_num_seqs": "8"}); with it, every model runs the real vLLM on that local model folder."""
     available = {d.name: d for d in model_dirs(src)}
     wanted = list(models) if models is not None else sorted(available)
     unknown = [m for m in wanted if m not in available]
@@ -67,22 +97,25 @@ def build_lab_repository(
         raise UsageError(
             f"no such model(s) {unknown} (the repository has {sorted(available)})", file=str(src)
         )
-    parameters = sim_parameters(sim)
-    engine_source = (
-        resources.files(sim_engine.__package__ or "tritonobs.models")
-        .joinpath(SIM_ENGINE_FILE)
-        .read_text(encoding="utf-8")
-    )
+    simulated = {"engine": "simulated", **sim_parameters(sim)} if vllm_model is None else None
     dst.mkdir(parents=True, exist_ok=True)
     for name in wanted:
         source_dir = available[name]
-        config = lab_config(parse_config(source_dir / "config.pbtxt"), parameters)
+        original = parse_config(source_dir / "config.pbtxt")
+        assert vllm_model is not None or simulated is not None
+        parameters = simulated or vllm_parameters(original, vllm_model, max_num_seqs)  # type: ignore[arg-type]
+        config = lab_config(original, parameters)
         target = dst / name
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(source_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        header = f"# generated by tritonobs from {name}/config.pbtxt for the lab (engine: simulated, CPU); do not edit\n"
+        engine = parameters["engine"]
+        header = f"# generated by tritonobs from {name}/config.pbtxt for the lab (engine: {engine}, CPU); do not edit\n"
         (target / "config.pbtxt").write_text(header + text_format.MessageToString(config), encoding="utf-8")
-        for version in sorted(p for p in target.iterdir() if p.is_dir() and (p / "model.py").is_file()):
-            (version / SIM_ENGINE_FILE).write_text(engine_source, encoding="utf-8")
+        versions = sorted(p for p in target.iterdir() if p.is_dir() and p.name.isdigit()) or [target / "1"]
+        for version in versions:
+            version.mkdir(exist_ok=True)
+            for file in LAB_FILES:
+                (version / file).unlink(missing_ok=True)  # a copied link must not be written through
+                (version / file).write_text(serving_source(file), encoding="utf-8")
     return dst

@@ -184,7 +184,8 @@ def _target_missing(ctx: Ctx) -> list[Case]:
 
 
 def _no_success(ctx: Ctx) -> list[Case]:
-    s, m = ctx.stack, ctx.stack.model_names[0]
+    s = ctx.stack
+    m = (s.gauge_models or s.model_names)[0]  # "held but never completed" needs the running gauge
     lb = per_model(s, 0, m)
     fail = {**lb, "reason": "BACKEND"}
     out = {"namespace": s.namespace, "model": m}
@@ -192,6 +193,8 @@ def _no_success(ctx: Ctx) -> list[Case]:
     stuck = [(_sel(c.VLLM_RUNNING.name, lb), gauge(ctx, 0, 3)), (_sel(c.VLLM_E2E.count, lb), counter(ctx, 0, 0))]
     busy = [(_sel(c.VLLM_RUNNING.name, lb), gauge(ctx, 0, 3)), (_sel(c.VLLM_E2E.count, lb), counter(ctx, 0, 2))]
     mixed = [(_sel(c.NV_REQUEST_SUCCESS.name, lb), counter(ctx, 0, 1)), (_sel(c.NV_REQUEST_FAILURE.name, fail), counter(ctx, 0, 5))]
+    if not s.gauge_models:  # Triton's vllm_backend only: no running gauge, so only Triton failures count
+        return [Case("every request fails in Triton", failing, [(out, 0)]), Case("quiet", mixed, [])]
     return [
         Case("every request fails in Triton", failing, [(out, 0)]),
         Case("vLLM holds requests but completes none", stuck, [(out, 0)]),
@@ -243,10 +246,11 @@ def _waiting(ctx: Ctx) -> list[Case]:
     thr = s.spec.alerts.waiting_requests_high
     high, low = math.floor(thr) + 5, max(0, math.ceil(thr) - 5)
     series: list[Series] = []
+    models = s.gauge_models
     for pod, total in ((0, high), (1, low)):
-        shares = [total // len(s.model_names)] * len(s.model_names)
+        shares = [total // len(models)] * len(models)
         shares[0] += total - sum(shares)  # summed over models per pod, like the scaling signal
-        for m, n in zip(s.model_names, shares, strict=True):
+        for m, n in zip(models, shares, strict=True):
             series.append((_sel(c.VLLM_WAITING.name, per_model(s, pod, m)), gauge(ctx, 0, n)))
     return [Case(f"{high} waiting on one pod, {low} on another", series, [({"namespace": s.namespace, "pod": pod_name(s, 0)}, high)])]
 
@@ -329,7 +333,7 @@ def _dcgm_level(metric: c.Metric, high: float, normal: float) -> Callable[[Ctx],
 
 def builders(stack: Stack) -> dict[str, Callable[[Ctx], list[Case]]]:
     t = stack.spec.alerts
-    return {
+    built = {
         "TritonMetricsTargetDown": _target_down,
         "TritonMetricsTargetMissing": _target_missing,
         "TritonModelNoSuccess": _no_success,
@@ -344,6 +348,9 @@ def builders(stack: Stack) -> dict[str, Callable[[Ctx], list[Case]]]:
         "TritonGpuTemperatureHigh": _dcgm_level(c.DCGM_TEMP, math.floor(t.gpu_temp_celsius) + 3, 60),
         "TritonGpuXidError": _dcgm_level(c.DCGM_XID, 79, 0),
     }
+    if not stack.gauge_models:  # no engine gauges, no waiting alert (rules.triton_alerts)
+        del built["TritonVllmWaitingHigh"]
+    return built
 
 
 # --- Prometheus template expansion (the subset our annotations use) ---

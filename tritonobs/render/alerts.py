@@ -153,12 +153,14 @@ def triton_alerts(stack: Stack) -> list[Alert]:
     fail = q.sum_by(_MODEL_BY, q.rate(q.sel(c.NV_REQUEST_FAILURE, m), w))
     success = q.sum_by(_MODEL_BY, q.rate(q.sel(c.NV_REQUEST_SUCCESS, m), w))
     failing = q.join(f"{fail} > 0", "unless", f"{success} > 0", on=_MODEL_BY)
-    # Triton counts a decoupled request as done at hand-off; vLLM completions show a stuck engine.
-    held = q.sum_by(_MODEL_BY, q.sel(c.VLLM_RUNNING, m))
-    completed = q.sum_by(_MODEL_BY, q.rate(q.sel(c.VLLM_E2E.count, m), w))
+    # Triton counts a decoupled request as done at hand-off; vLLM completions show a stuck engine (for the
+    # models whose engine gauges exist: tritonobs' model.py, not Triton's vllm_backend).
+    gauges = model_matchers(stack, stack.gauge_models) if stack.gauge_models else []
+    held = q.sum_by(_MODEL_BY, q.sel(c.VLLM_RUNNING, gauges))
+    completed = q.sum_by(_MODEL_BY, q.rate(q.sel(c.VLLM_E2E.count, gauges), w))
     stuck = q.join(f"{held} > 0", "unless", f"{completed} > 0", on=_MODEL_BY)
-    waiting = q.sum_by(["namespace", "pod"], q.sel(c.VLLM_WAITING, m))
-    return [
+    waiting = q.sum_by(["namespace", "pod"], q.sel(c.VLLM_WAITING, gauges))
+    alerts = [
         Alert(
             "TritonMetricsTargetDown",
             GROUP_TRITON,
@@ -184,7 +186,7 @@ def triton_alerts(stack: Stack) -> list[Alert]:
         Alert(
             "TritonModelNoSuccess",
             GROUP_TRITON,
-            q.join(failing, "or", stuck),
+            q.join(failing, "or", stuck) if gauges else failing,
             t.no_success_for,
             "critical",
             "Model {{ $labels.model }} gets requests but completes none",
@@ -204,6 +206,11 @@ def triton_alerts(stack: Stack) -> list[Alert]:
         ),
         _burn_alert(stack, "TritonTTFTBudgetBurnFast", FAST_WINDOWS, t.ttft_burn_fast, t.ttft_burn_fast_for),
         _burn_alert(stack, "TritonTTFTBudgetBurnSlow", SLOW_WINDOWS, t.ttft_burn_slow, t.ttft_burn_slow_for),
+    ]
+    if not gauges:
+        return alerts
+    return [
+        *alerts,
         Alert(
             "TritonVllmWaitingHigh",
             GROUP_TRITON,

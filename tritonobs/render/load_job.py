@@ -74,7 +74,7 @@ def load_job(stack: Stack, spec: LoadJobSpec) -> KubeObject:
         "verify",
         "--load-only",
         *target,
-        "--model", spec.model,
+        "--drive", spec.model,
         "--profile", spec.profile_kind,
         "--rate" if spec.mode == "open" else "--concurrency", spec.value,
         "--duration", spec.duration,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tritonobs.errors import ExternalError
 from tritonobs.lab.autoscaler import LabAutoscaler
+from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import wait_scraped
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
@@ -47,7 +48,8 @@ class LabVerifyOptions:
     settle_s: float | None = None  # after the load: wait this long at most for min replicas
     model_repository: Path = Path("model_repository")
     workdir: Path | None = None  # the lab's run directory (default: a temporary one); removed afterwards
-    sim: dict[str, str] = field(default_factory=lambda: dict(SCALING_SIM))
+    # The simulation tuned for scaling runs, unless the real vLLM is chosen (`--engine vllm`).
+    engine: LabEngine = field(default_factory=lambda: LabEngine(sim=dict(SCALING_SIM)))
 
 
 def run_info(stack: Stack, opts: LabVerifyOptions, profile_text: str, started_at: float) -> RunInfo:
@@ -72,7 +74,7 @@ def run_lab_verify(
 ) -> None:
     """Run the lab and fill `timeline`. Ctrl-C (KeyboardInterrupt) propagates after the lab is torn down;
     the timeline then holds everything seen so far."""
-    with Lab(stack, opts.workdir, replicas=0, model_repository=opts.model_repository, sim=opts.sim,
+    with Lab(stack, opts.workdir, replicas=0, model_repository=opts.model_repository, engine=opts.engine,
              backfill_seconds=0) as lab:
         asyncio.run(_drive(lab, opts, timeline, on_sample or (lambda s, line: None)))
 

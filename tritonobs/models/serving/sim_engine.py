@@ -304,12 +304,13 @@ class Scheduler:
         self._by_id.pop(seq.request_id, None)
 
 
-class Delta(NamedTuple):
-    """One streamed piece of output: what model.py's Engine protocol yields."""
+class Progress(NamedTuple):
+    """A request's output so far: the same fields as model.py's vLLM adapter yields (vllm_engine.Progress)."""
 
-    text: str
-    tokens: int  # new output tokens in `text`
+    texts: tuple[str, ...]  # cumulative text of each completion (the simulation makes one)
+    tokens: int
     prompt_tokens: int
+    queue_seconds: float | None
 
 
 class EngineStats(NamedTuple):
@@ -318,23 +319,38 @@ class EngineStats(NamedTuple):
     kv_usage: float  # 0-1
 
 
+# The sampling keys of current vLLM (0.32 SamplingParams): the simulation refuses the same unknown keys a
+# real engine would (best_of, use_beam_search), so the lab exercises model.py's INVALID_ARG path.
+SAMPLING_KEYS = frozenset({
+    "n", "presence_penalty", "frequency_penalty", "repetition_penalty", "temperature", "top_p", "top_k",
+    "min_p", "seed", "stop", "stop_token_ids", "ignore_eos", "max_tokens", "min_tokens", "logprobs",
+    "prompt_logprobs", "skip_special_tokens", "spaces_between_special_tokens", "include_stop_str_in_output",
+    "logit_bias", "allowed_token_ids", "bad_words", "extra_args", "structured_outputs",
+})
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
 class SimEngine:
     """The asyncio face of `Scheduler`, with the same interface as model.py's vLLM engine adapter."""
 
+    kind = "simulated"
+
     def __init__(self, params: SimParams, max_model_len: int, *, sleep: Sleep = asyncio.sleep) -> None:
         self.params = params
         self.scheduler = Scheduler(params, max_model_len)
         self._sleep = sleep
         self._queues: dict[str, asyncio.Queue[TokenEvent]] = {}
+        self._admitted: dict[str, float] = {}  # request id -> loop time of its first prefill
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, str], max_model_len: int) -> SimEngine:
         return cls(SimParams.from_parameters(parameters), max_model_len)
+
+    def describe(self) -> str:
+        return f"simulated engine (time scale {self.params.time_scale:g}); gauges read from its scheduler"
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -346,38 +362,61 @@ class SimEngine:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    def stats(self) -> EngineStats:
+    def stats(self) -> EngineStats | None:
+        if self._task is None or self._task.done():
+            return None  # not started, or the loop died: unreadable, never a silent 0
         s = self.scheduler
         return EngineStats(s.running, s.waiting, s.kv_usage)
 
+    def check_sampling(self, sampling: Mapping[str, Any]) -> dict[str, Any]:
+        for key in sampling:
+            if key not in SAMPLING_KEYS:
+                raise ValueError(f"SAMPLING_PARAMETERS: {key} is not a sampling parameter of the simulated engine")
+        if int(sampling.get("n", 1)) != 1:
+            raise ValueError("SAMPLING_PARAMETERS: n: the simulated engine makes one completion per request")
+        max_tokens = int(sampling.get("max_tokens", 16))  # vLLM's default
+        if max_tokens < 1:
+            raise ValueError(f"SAMPLING_PARAMETERS: max_tokens must be at least 1, got {max_tokens}")
+        return dict(sampling)
+
     async def generate(
         self, prompt: str, sampling: Mapping[str, Any], request_id: str
-    ) -> AsyncIterator[Delta]:
-        """Stream one word per token. Closing the iterator early aborts the request."""
+    ) -> AsyncIterator[Progress]:
+        """Stream one word per token, cumulatively. Closing the iterator early aborts the request."""
         assert self._wake is not None, "start() the engine first"
         prompt_tokens = count_tokens(prompt)
         queue: asyncio.Queue[TokenEvent] = asyncio.Queue()
-        self.scheduler.add(request_id, prompt_tokens, int(sampling.get("max_tokens", 16)))  # vLLM's default
+        added = asyncio.get_running_loop().time()
+        self.scheduler.add(request_id, prompt_tokens, int(sampling.get("max_tokens", 16)))
         self._queues[request_id] = queue
         self._wake.set()
+        text = ""
         try:
             while True:
                 event = await queue.get()
-                yield Delta(token_text(prompt, event.index), 1, prompt_tokens)
+                text += token_text(prompt, event.index)
+                admitted = self._admitted.get(request_id)
+                waited = None if admitted is None else max(0.0, admitted - added)
+                yield Progress((text,), event.index + 1, prompt_tokens, waited)
                 if event.finished:
                     return
         finally:
             del self._queues[request_id]
+            self._admitted.pop(request_id, None)
             self.scheduler.abort(request_id)
 
     async def _run(self) -> None:
         assert self._wake is not None
+        loop = asyncio.get_running_loop()
         while True:
             step = self.scheduler.begin_step()
             if step is None:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if step.kind == "prefill":
+                for request_id in step.request_ids:
+                    self._admitted.setdefault(request_id, loop.time())
             await self._sleep(step.seconds * self.params.time_scale)
             for event in self.scheduler.finish_step(step):
                 queue = self._queues.get(event.request_id)

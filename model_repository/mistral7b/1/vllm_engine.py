@@ -1,0 +1,1 @@
+../../../tritonobs/models/serving/vllm_engine.py

@@ -1,0 +1,1 @@
+"""Integration tests: real tritonserver, Prometheus and vLLM processes."""

@@ -1,0 +1,214 @@
+"""model.py on a real vLLM: the lab's tritonserver 2.51 running vLLM's CPU build (V1 engine) on a tiny Llama.
+
+This is the proof that the default scaling signal comes from a real engine: under 16 concurrent requests with
+max_num_seqs 4, vLLM's own scheduler makes 12 wait, and `vllm:num_requests_waiting` says so (through Triton's
+custom metrics, into the lab's Prometheus and the recording rule the HPA reads), then returns to 0.
+Needs the vLLM venv (`make vllm`, which `make test` runs first); without it these tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tritonclient.grpc as grpcclient
+
+from tritonobs import catalogue as cat
+from tritonobs.lab import procs
+from tritonobs.lab.engine import LabEngine
+from tritonobs.lab.lab import Lab
+from tritonobs.lab.observe import wait_scraped
+from tritonobs.lab.tiny_model import TinyLlama, build_tiny_llama
+from tritonobs.model import resolve
+from tritonobs.prom.client import PrometheusClient
+from tritonobs.signals import SIGNALS
+from tritonobs.spec_loader import load_spec
+
+from .triton_io import has, inputs, scrape, stream_requests, value
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "llama2"
+MAX_NUM_SEQS = 4
+CONTEXT = 16384
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    # The tiny model streams thousands of tokens a second here: a context of 16k tokens lets a request run
+    # long enough (~15 s) to watch it hold a batch slot. The repository copy raises max_model_len to match.
+    tiny = build_tiny_llama(tmp_path_factory.mktemp("tiny") / "llama", TinyLlama(max_position_embeddings=CONTEXT))
+    repository = tmp_path_factory.mktemp("repo") / "model_repository"
+    shutil.copytree(REPO / "model_repository", repository)
+    config = repository / MODEL / "config.pbtxt"
+    config.write_text(config.read_text().replace('string_value: "4096"', f'string_value: "{CONTEXT}"'))
+    stack = resolve(load_spec(REPO / "tritonobs.yaml"))
+    engine = LabEngine.vllm(tiny, max_num_seqs=MAX_NUM_SEQS)
+    running = Lab(stack, replicas=1, model_repository=repository, models=[MODEL], engine=engine, backfill_seconds=0)
+    with running:
+        group = running.targets[0].pgid
+        # file_sd reaches Prometheus' scrape loop within ~5 s: wait until it scrapes the replica.
+        wait_scraped(PrometheusClient(running.prometheus_url), running.stack, [r.pod for r in running.targets])
+        yield running
+    # Nothing left: the server, its stub, vLLM's engine-core and worker processes (one process group).
+    assert group is not None and procs.group_pids(group) == []
+
+
+def metrics(lab: Lab) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return scrape(lab.targets[0].process.metrics_url)
+
+
+def wait_for(lab: Lab, check: Any, what: str, timeout: float = 20.0) -> dict[Any, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        series = metrics(lab)
+        if check(series):
+            return series
+        shown = {g.name: value(series, g.name, MODEL) for g in (cat.VLLM_RUNNING, cat.VLLM_WAITING, cat.VLLM_KV_CACHE)
+                 if has(series, g.name, MODEL)}
+        assert time.monotonic() < deadline, f"{what}: {shown}"
+        time.sleep(0.2)
+
+
+def test_streaming_and_non_streaming_answers_in_the_blueprints_style(lab: Lab) -> None:
+    target = lab.targets[0].grpc_url
+    seen: dict[str, list[str]] = {}
+    prompt = "<s>[INST] What is the capital of France? [/INST]"
+    answers = stream_requests(target, [(MODEL, prompt, 12, True), (MODEL, prompt, 12, False)], responses_seen=seen,
+                              extra_sampling={"temperature": 0})
+    streamed, whole = seen["0"], seen["1"]
+    # Blueprint style (config.pbtxt defaults): every response is the prompt plus the text so far.
+    assert len(streamed) >= 2 and all(r.startswith(prompt) for r in streamed)
+    assert all(b.startswith(a) for a, b in zip(streamed, streamed[1:], strict=False))
+    assert len(whole) == 1 and whole[0].startswith(prompt)
+    # Greedy decoding is deterministic: the streamed and the whole answer are the same text.
+    assert answers["0"] == answers["1"] and len(answers["0"]) > 0
+
+
+def test_waiting_rises_under_load_and_returns_to_zero(lab: Lab) -> None:
+    before = metrics(lab)
+    assert value(before, cat.VLLM_WAITING.name, MODEL) == 0  # idle, and readable: the gauge exists
+    # 1000 tokens each (no early end of sequence): ~3 s per batch of 4 here, so requests wait for ~10 s and the
+    # lab's 1 s scrapes see it even if a few time out while vLLM keeps the CPU busy.
+    sent = [(MODEL, f"<s>[INST] question {i}: tell me about queues [/INST]", 1000, True) for i in range(16)]
+    seen: list[tuple[float, float, float]] = []
+    answers: dict[str, str] = {}
+    worker = threading.Thread(target=lambda: answers.update(
+        stream_requests(lab.targets[0].grpc_url, sent, extra_sampling={"ignore_eos": True})))
+    worker.start()
+    while worker.is_alive():
+        s = metrics(lab)
+        seen.append((value(s, cat.VLLM_RUNNING.name, MODEL), value(s, cat.VLLM_WAITING.name, MODEL),
+                     value(s, cat.VLLM_KV_CACHE.name, MODEL)))
+        time.sleep(0.25)
+    worker.join()
+    assert len(answers) == 16 and all(answers.values())
+    assert max(r for r, _, _ in seen) == MAX_NUM_SEQS, seen  # vLLM's batch limit, as its scheduler reports it
+    assert max(w for _, w, _ in seen) >= 8, seen  # 16 sent, 4 running: up to 12 wait in vLLM's queue
+    assert max(k for _, _, k in seen) > 0  # the running sequences hold KV-cache blocks
+
+    after = wait_for(lab, lambda s: all(value(s, g.name, MODEL) == 0 for g in
+                                        (cat.VLLM_RUNNING, cat.VLLM_WAITING, cat.VLLM_KV_CACHE)),
+                     "the gauges did not return to 0 after the load")
+    for hist in (cat.VLLM_TTFT, cat.VLLM_E2E, cat.VLLM_QUEUE_TIME):  # one observation per request
+        assert value(after, hist.count, MODEL) - value(before, hist.count, MODEL) == 16, hist.name
+    assert value(after, cat.VLLM_TPOT.count, MODEL) > value(before, cat.VLLM_TPOT.count, MODEL)
+    # Requests that waited for a batch slot show it in vLLM's queue time (the queue Triton cannot see).
+    queued = value(after, cat.VLLM_QUEUE_TIME.sum, MODEL) - value(before, cat.VLLM_QUEUE_TIME.sum, MODEL)
+    assert queued > 0.1
+
+    # The same truth reached Prometheus, where the default signal's per-pod expression (what the adapter rule
+    # and the recording rule evaluate) saw the queue: evaluated every second over the last two minutes.
+    prom = PrometheusClient(lab.prometheus_url)
+    signal = SIGNALS["waiting_requests"].per_pod(lab.stack.signal_matchers(lab.stack.signals[0]), "4s", ["pod"])
+    deadline = time.monotonic() + 10
+    while True:
+        peak = prom.query(f"max_over_time(({signal})[2m:1s])")
+        if peak and peak[0].value >= 8 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert peak and peak[0].value >= 8, peak
+
+
+def test_a_bad_sampling_key_is_invalid_arg_naming_it(lab: Lab) -> None:
+    """Over gRPC streaming Triton passes only the message; its HTTP generate endpoint also shows the status
+    code model.py chose (INVALID_ARG -> 400, where an engine failure would be INTERNAL -> 500)."""
+    url = f"{lab.targets[0].http_url}/v2/models/{MODEL}/generate"
+    answers = {}
+    for sampling in ({"best_of": 2}, {"use_beam_search": True}, {"temperature": -1}, {"max_tokens": 2}):
+        body = json.dumps({"PROMPT": "hi", "STREAM": False, "SAMPLING_PARAMETERS": json.dumps(sampling)}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with _DIRECT.open(request, timeout=60) as response:
+                answers[next(iter(sampling))] = (response.status, json.loads(response.read())["TEXT"])
+        except urllib.error.HTTPError as e:
+            answers[next(iter(sampling))] = (e.code, json.loads(e.read())["error"])
+    assert answers["best_of"] == (400, "SAMPLING_PARAMETERS: best_of is not a sampling parameter of vLLM 0.32.0")
+    assert answers["use_beam_search"][0] == 400 and "use_beam_search is not a sampling parameter" in answers[
+        "use_beam_search"][1]
+    assert answers["temperature"][0] == 400 and "temperature must be non-negative" in answers["temperature"][1]
+    assert answers["max_tokens"][0] == 200 and answers["max_tokens"][1].startswith("hi")  # prompt echoed
+
+
+def test_a_cancelled_stream_frees_its_slot(lab: Lab) -> None:
+    """Four long answers fill the batch and a fifth waits; cancelling one lets the fifth in at once."""
+    long = {"max_tokens": CONTEXT - 100, "ignore_eos": True, "temperature": 0}
+    clients = [grpcclient.InferenceServerClient(lab.targets[0].grpc_url) for _ in range(5)]
+    received = [0] * 5
+
+    def counter(i: int) -> Any:
+        def callback(result: Any, error: Any) -> None:
+            received[i] += error is None
+        return callback
+
+    try:
+        for i, client in enumerate(clients):
+            client.start_stream(callback=counter(i))
+            client.async_stream_infer(MODEL, inputs(f"story {i}", True, long), request_id=f"long-{i}")
+            if i == 3:
+                wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 4, "the batch never filled")
+        wait_for(lab, lambda s: value(s, cat.VLLM_WAITING.name, MODEL) == 1, "the fifth request did not wait")
+        assert received[4] == 0  # waiting: no token yet
+        clients[0].stop_stream(cancel_requests=True)
+        wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 4
+                 and value(s, cat.VLLM_WAITING.name, MODEL) == 0, "the cancelled request kept its slot")
+        deadline = time.monotonic() + 10
+        while received[4] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert received[4] > 0, "the waiting request never started after the cancel"
+        for client in clients[1:]:
+            client.stop_stream(cancel_requests=True)
+        wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 0
+                 and value(s, cat.VLLM_KV_CACHE.name, MODEL) == 0, "cancelled requests still hold the engine")
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_engine_processes_do_not_outlive_a_crashed_stub(lab: Lab) -> None:
+    """SIGKILL the Python stub (a crash): vLLM's engine core must not stay behind holding its memory.
+    Last in this module: the model is gone afterwards."""
+    replica = lab.targets[0]
+    assert replica.pgid is not None
+    members = {pid: procs.cmdline(pid) for pid in procs.group_pids(replica.pgid)}
+    stub = [pid for pid, cmd in members.items() if "triton_python_backend_stub" in cmd]
+    assert len(stub) == 1, members
+    engine = procs.child_pids(stub[0])
+    assert any("python" in procs.cmdline(pid) or "VLLM" in procs.cmdline(pid) for pid in engine), engine
+    os.kill(stub[0], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while any(procs.alive(pid) for pid in engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(procs.alive(pid) for pid in engine), "engine processes outlived the stub"

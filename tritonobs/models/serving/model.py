@@ -1,0 +1,596 @@
+"""Triton Python-backend model serving an LLM with vLLM, with the engine's own state exported.
+
+Why (DESIGN.md, "central fact"): Triton's per-model statistics of a decoupled model only cover execute(),
+which returns as soon as a request is handed to the engine. This model exports the engine's state through
+Triton custom metrics (pb_utils.MetricFamily), labelled model/version: gauges vllm:num_requests_running /
+_waiting / vllm:kv_cache_usage_perc, histograms of TTFT, time per output token, end-to-end latency and
+time in vLLM's queue (vllm:request_queue_time_seconds), and prompt/generation token counters.
+
+One source: this file and vllm_engine.py live in tritonobs/models/serving/; model_repository/<model>/1/
+links to them, `tritonobs models sync` uploads them, the lab copies them (docs/model-code.md).
+Every setting is a config.pbtxt parameter read through `_parameter` (`tritonobs models validate` finds
+those calls to check the config covers them). The environment is read only for the Hugging Face token
+(the variable the `hf_token_env` parameter names) and to check the blueprint's Helm variables.
+
+Threads: Triton calls execute() on the stub's main thread; it hands requests to one asyncio loop thread,
+which makes every other pb_utils call (inputs, sends, metrics, their deletion). Triton 2.51's Python
+backend crashes when several threads send responses or update custom metrics at once (FACTS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib.util
+import itertools
+import json
+import locale
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+GAUGE_REFRESH_SECONDS = 0.5
+
+# vLLM's bucket bounds since 0.8.4 (vllm/v1/metrics/loggers.py; buckets.py from 0.30): TTFT up to 2560 s and
+# latency up to 7680 s, so a long queue still lands in a bucket below +Inf. Dashboards and alerts read
+# these bounds from tritonobs' metric catalogue, which a test keeps equal to these.
+TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
+TPOT_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+                40.0, 80.0]
+REQUEST_LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+                           120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0]
+
+# SAMPLING_PARAMETERS arrives as JSON whose numbers may be strings (the seed client sends
+# "temperature": "0.01"); vLLM's SamplingParams wants real types.
+_FLOAT_KEYS = {"temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty",
+               "length_penalty"}
+_INT_KEYS = {"top_k", "max_tokens", "min_tokens", "n", "best_of", "seed", "logprobs", "prompt_logprobs"}
+_BOOL_KEYS = {"ignore_eos", "skip_special_tokens", "use_beam_search", "include_stop_str_in_output",
+              "spaces_between_special_tokens"}
+
+# Environment variables the blueprint's model.py read (set by its Helm values) -> our parameter of the same
+# meaning. One source of truth: a value that agrees is fine, one that differs stops the load.
+BLUEPRINT_ENV = ("model_name", "tensor_parallel_size", "gpu_memory_utilization", "dtype", "max_model_len")
+
+
+def _parameter(parameters: Mapping[str, str], key: str) -> str:
+    """A required config.pbtxt parameter (no silent defaults: the config says everything)."""
+    value = parameters.get(key, "").strip()
+    if not value:
+        raise pb_utils.TritonModelException(f"config.pbtxt: parameter {key!r} is missing or empty")
+    return value
+
+
+def _number(parameters: Mapping[str, str], key: str, kind: type) -> Any:
+    text = _parameter(parameters, key)
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise pb_utils.TritonModelException(f"config.pbtxt: parameter {key!r} must be {what}, got {text!r}") from None
+
+
+def _choice(parameters: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    value = _parameter(parameters, key).lower()
+    if value not in choices:
+        raise pb_utils.TritonModelException(
+            f"config.pbtxt: parameter {key!r} must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return value
+
+
+def _flag(parameters: Mapping[str, str], key: str) -> bool:
+    return _choice(parameters, key, ("true", "false", "1", "0", "yes", "no")) in ("true", "1", "yes")
+
+
+def coerce_sampling(raw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            if key in _FLOAT_KEYS:
+                out[key] = float(value)
+            elif key in _INT_KEYS:
+                out[key] = int(value)
+            elif key in _BOOL_KEYS:
+                out[key] = value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+            else:
+                out[key] = value
+        except (TypeError, ValueError):
+            raise ValueError(f"SAMPLING_PARAMETERS: {key} has a bad value {value!r}") from None
+    return out
+
+
+def parse_sampling(text: str, source: str = "SAMPLING_PARAMETERS") -> dict[str, Any]:
+    try:
+        raw = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{source} is not JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source} must be a JSON object")
+    # Triton's own request parameters (triton_enable_empty_final_response, ...) are not sampling keys.
+    return coerce_sampling({k: v for k, v in raw.items() if not str(k).startswith("triton_")})
+
+
+class Engine(Protocol):
+    """What this model needs from an engine: vLLM in production, the simulation in the lab."""
+
+    kind: str
+
+    async def start(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+    def check_sampling(self, sampling: Mapping[str, Any]) -> Any:
+        """The engine's sampling object for a request; ValueError naming the bad key."""
+
+    def generate(self, prompt: str, sampling: Any, request_id: str) -> AsyncIterator[Any]:
+        """Yields Progress(texts, tokens, prompt_tokens, queue_seconds), cumulative; closing aborts."""
+
+    def stats(self) -> Any:
+        """(running, waiting, kv_usage 0-1) now, or None when it cannot be read."""
+
+
+def _load_sibling(version_dir: Path, name: str) -> ModuleType:
+    """A module shipped beside model.py (vllm_engine.py, sim_engine.py in the lab)."""
+    path = version_dir / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"tritonobs_{name}", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise pb_utils.TritonModelException(f"{path} is missing: it ships with model.py (tritonobs models sync)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def _utf8_locale() -> None:
+    """The stub's embedded interpreter runs with the C locale, and torch's import then fails decoding
+    UTF-8 files (UnicodeDecodeError in inductor). Select the environment's locale, else a UTF-8 one."""
+    for name in ("", "C.UTF-8", "en_US.UTF-8"):
+        try:
+            locale.setlocale(locale.LC_CTYPE, name)
+        except locale.Error:
+            continue
+        if locale.getpreferredencoding(False).lower().replace("-", "") == "utf8":
+            return
+
+
+def check_blueprint_env(parameters: Mapping[str, str], environ: Mapping[str, str]) -> list[str]:
+    """The blueprint's Helm values set these variables for its model.py. Returns a note per variable that
+    agrees with config.pbtxt; raises when one disagrees (the config is the one source)."""
+    notes = []
+    for key in BLUEPRINT_ENV:
+        if key not in environ:
+            continue
+        env, ours = environ[key].strip(), parameters.get(key, "").strip()
+        try:
+            same = float(env) == float(ours)
+        except ValueError:
+            same = env.lower() == ours.lower()
+        if not same:
+            raise pb_utils.TritonModelException(
+                f"environment variable {key}={env!r} (the blueprint's Helm values) disagrees with config.pbtxt "
+                f"parameter {key}={ours!r}: set it in tritonobs.yaml / config.pbtxt and drop it from the Helm values"
+            )
+        notes.append(f"environment variable {key} agrees with config.pbtxt ({ours})")
+    return notes
+
+
+class _EmulatedHistogram:
+    """A Prometheus histogram built from counters: <name>_bucket{le}, <name>_sum, <name>_count.
+
+    The Python backend gained MetricFamily.HISTOGRAM in 24.08 (python_backend PR #374); the seed's
+    24.06 image lacks it. The exposition is the same series PromQL sees from a native histogram."""
+
+    def __init__(self, name: str, description: str, labels: dict[str, str], buckets: list[float]) -> None:
+        counter = pb_utils.MetricFamily.COUNTER
+        self.families = [pb_utils.MetricFamily(name=f"{name}_{part}", description=description, kind=counter)
+                         for part in ("bucket", "sum", "count")]
+        bucket_family, sum_family, count_family = self.families
+        self._buckets = [(bound, bucket_family.Metric(labels={**labels, "le": _le(bound)}))
+                         for bound in [*buckets, math.inf]]
+        self._sum = sum_family.Metric(labels=labels)
+        self._count = count_family.Metric(labels=labels)
+
+    def observe(self, value: float) -> None:
+        for bound, metric in self._buckets:
+            if value <= bound:
+                metric.increment(1)
+        self._sum.increment(value)
+        self._count.increment(1)
+
+
+class _NativeHistogram:
+    def __init__(self, name: str, description: str, labels: dict[str, str], buckets: list[float]) -> None:
+        family = pb_utils.MetricFamily(name=name, description=description, kind=pb_utils.MetricFamily.HISTOGRAM)
+        self.families = [family]
+        self._metric = family.Metric(labels=labels, buckets=buckets)
+
+    def observe(self, value: float) -> None:
+        self._metric.observe(value)
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Triton's own histograms print it (prometheus-cpp: '0.5', '1', '+Inf')."""
+    return "+Inf" if math.isinf(bound) else f"{bound:g}"
+
+
+_GAUGES = (
+    ("vllm:num_requests_running", "Requests in the engine's running batch."),
+    ("vllm:num_requests_waiting", "Requests waiting in the engine's queue for a place in the batch."),
+    ("vllm:kv_cache_usage_perc", "KV-cache usage, 0-1 (1 = full)."),
+)
+
+
+class EngineMetrics:
+    """Every custom metric of one model instance. Families stay referenced here until close(): a family
+    Python frees while Triton still holds it makes later updates fail, and one freed after the stub's
+    channel is gone (interpreter exit) crashes the stub (FACTS.md)."""
+
+    def __init__(self, labels: dict[str, str], histogram_mode: str) -> None:
+        native = hasattr(pb_utils.MetricFamily, "HISTOGRAM")
+        if histogram_mode == "native" and not native:
+            raise pb_utils.TritonModelException("histogram_mode native: this Triton has no MetricFamily.HISTOGRAM")
+        histogram = _NativeHistogram if native and histogram_mode != "emulated" else _EmulatedHistogram
+        self._labels = labels
+        gauge, counter = pb_utils.MetricFamily.GAUGE, pb_utils.MetricFamily.COUNTER
+        self._gauge_families = [pb_utils.MetricFamily(name=n, description=d, kind=gauge) for n, d in _GAUGES]
+        self._gauges: list[Any] | None = None  # created on the first readable state, deleted when unreadable
+        self._counter_families = [
+            pb_utils.MetricFamily(name="vllm:prompt_tokens_total", description="Prompt tokens prefilled.", kind=counter),
+            pb_utils.MetricFamily(name="vllm:generation_tokens_total", description="Tokens generated.", kind=counter),
+        ]
+        self.prompt_tokens: Any = self._counter_families[0].Metric(labels=labels)
+        self.generation_tokens: Any = self._counter_families[1].Metric(labels=labels)
+        self.ttft: Any = histogram("vllm:time_to_first_token_seconds", "Time to first token.", labels, TTFT_BUCKETS)
+        self.tpot: Any = histogram("vllm:time_per_output_token_seconds", "Time per output token.", labels, TPOT_BUCKETS)
+        self.e2e: Any = histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", labels,
+                             REQUEST_LATENCY_BUCKETS)
+        self.queue: Any = histogram("vllm:request_queue_time_seconds", "Time waited in the engine's queue.", labels,
+                               REQUEST_LATENCY_BUCKETS)
+
+    @property
+    def gauges_shown(self) -> bool:
+        return self._gauges is not None
+
+    def show_state(self, stats: Any) -> None:
+        """Set the gauges, or delete them when the state cannot be read: an absent series makes the HPA
+        show <unknown> and TritonScalingSignalAbsent fire; a 0 would quietly scale the pool down."""
+        if stats is None:
+            self._gauges = None  # deleting a Metric removes its series from /metrics
+            return
+        if self._gauges is None:
+            self._gauges = [family.Metric(labels=self._labels) for family in self._gauge_families]
+        for metric, value in zip(self._gauges, stats, strict=True):
+            metric.set(float(value))
+
+    def close(self) -> None:
+        """Delete every metric while the stub can still tell Triton (model unload), on the loop thread."""
+        self._gauges = None
+        for name in ("prompt_tokens", "generation_tokens", "ttft", "tpot", "e2e", "queue"):
+            setattr(self, name, None)
+        self._gauge_families = []
+        self._counter_families = []
+        gc.collect()
+
+
+# Runs as its own process: reads "pid starttime" lines, and when its stdin closes (the stub ended, cleanly
+# or by a crash) kills each listed process that is still the same process (start time checked).
+_WATCHDOG = r"""
+import os, signal, sys
+listed = [line.split() for line in sys.stdin if line.strip()]
+for pid, start in listed:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[19] == start:
+                os.kill(int(pid), signal.SIGKILL)
+    except (OSError, IndexError, ValueError):
+        pass
+"""
+
+
+def _descendants(root: int) -> list[tuple[int, str]]:
+    """(pid, start time) of every live descendant of `root`, from /proc."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        starts[int(entry)] = fields[19]
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append((pid, starts[pid]))
+        todo += children.get(pid, [])
+    return found
+
+
+class EngineWatchdog:
+    """Engine processes (vLLM's engine core, workers) must not outlive this stub, even when it crashes:
+    a leftover keeps its GPU memory and the next load fails. A small process outlives us to reap them."""
+
+    def __init__(self, pids: list[tuple[int, str]]) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        python = sys.executable if os.path.basename(sys.executable or "").startswith("python") else None
+        python = python or shutil.which("python3")
+        if not pids or python is None:
+            return
+        self._proc = subprocess.Popen([python, "-c", _WATCHDOG], stdin=subprocess.PIPE, close_fds=True)
+        assert self._proc.stdin is not None
+        self._proc.stdin.write("".join(f"{pid} {start}\n" for pid, start in pids).encode())
+        self._proc.stdin.flush()
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._proc is not None and self._proc.stdin is not None:
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+
+
+def _text_response(texts: list[str]) -> Any:
+    array = np.array([t.encode("utf-8") for t in texts], dtype=np.object_)
+    return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("TEXT", array)])
+
+
+def _error(message: str, code: str = "INTERNAL") -> Any:
+    status = getattr(pb_utils.TritonError, code, None)  # error codes exist in Triton >= 23.10
+    error = pb_utils.TritonError(message) if status is None else pb_utils.TritonError(message, status)
+    return pb_utils.InferenceResponse(error=error)
+
+
+class ResponseStyle:
+    """How text reaches the client. Defaults are the blueprint's model (drop-in for its clients): every
+    response carries the prompt followed by the text so far. The official vllm_backend's style is
+    stream_text "delta" with prompt_echo "non_streaming"."""
+
+    def __init__(self, parameters: Mapping[str, str]) -> None:
+        self.cumulative = _choice(parameters, "stream_text", ("cumulative", "delta")) == "cumulative"
+        self.echo = _choice(parameters, "prompt_echo", ("always", "non_streaming", "never"))
+        self.request_parameters = _flag(parameters, "sampling_from_request_parameters")
+
+    def streamed(self, prompt: str, texts: tuple[str, ...], sent: list[str]) -> list[str] | None:
+        """What to send for a streamed update (None: nothing new); `sent` holds the text sent so far."""
+        if all(t == s for t, s in zip(texts, sent, strict=True)):
+            return None
+        first = not any(sent)
+        pieces = list(texts) if self.cumulative else [t[len(s):] for t, s in zip(texts, sent, strict=True)]
+        sent[:] = texts
+        if self.echo == "always" and (self.cumulative or first):
+            pieces = [prompt + p for p in pieces]
+        return pieces
+
+    def final(self, prompt: str, texts: tuple[str, ...]) -> list[str]:
+        return [prompt + t for t in texts] if self.echo in ("always", "non_streaming") else list(texts)
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, str]) -> None:
+        config = json.loads(args["model_config"])
+        if not pb_utils.using_decoupled_model_transaction_policy(config):
+            raise pb_utils.TritonModelException("config.pbtxt: set model_transaction_policy { decoupled: true }")
+        parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        self._log = pb_utils.Logger
+        self._style = ResponseStyle(parameters)
+        histogram_mode = _choice(parameters, "histogram_mode", ("auto", "native", "emulated"))
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        self._engine = self._make_engine(parameters, args, version_dir)
+        self._ids = itertools.count()
+        self._serving: set[asyncio.Task[Any]] = set()  # touched on the loop thread only
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="engine-loop", daemon=True)
+        self._thread.start()
+        self._watchdog = EngineWatchdog([])
+        labels = {"model": args["model_name"], "version": args["model_version"]}
+        self._metrics = self._on_loop(self._start(labels, histogram_mode))
+        self._gauges_logged: bool | None = None
+        self._refresher = asyncio.run_coroutine_threadsafe(self._refresh_gauges(), self._loop)
+
+    def _make_engine(self, parameters: dict[str, str], args: dict[str, str], version_dir: Path) -> Engine:
+        kind = _choice(parameters, "engine", ("vllm", "simulated"))
+        max_model_len = _number(parameters, "max_model_len", int)
+        if kind == "simulated":
+            sim = _load_sibling(version_dir, "sim_engine")
+            try:
+                engine: Engine = sim.SimEngine.from_parameters(parameters, max_model_len)
+            except ValueError as e:
+                raise pb_utils.TritonModelException(f"config.pbtxt: {e}") from None
+            return engine
+        for note in check_blueprint_env(parameters, os.environ):
+            pb_utils.Logger.log_info(note)
+        vllm_engine = _load_sibling(version_dir, "vllm_engine")
+        tensor_parallel = _number(parameters, "tensor_parallel_size", int)
+        try:
+            device = vllm_engine.visible_device(args.get("model_instance_kind", ""),
+                                                args.get("model_instance_device_id", "-1"), tensor_parallel)
+            extra = vllm_engine.parse_engine_args(_parameter(parameters, "engine_args"))
+        except ValueError as e:
+            raise pb_utils.TritonModelException(f"config.pbtxt: {e}") from None
+        if device is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = device  # before vLLM (and torch) are imported
+        token = os.environ.get(_parameter(parameters, "hf_token_env"), "")
+        if token:
+            os.environ["HF_TOKEN"] = token  # huggingface_hub reads HF_TOKEN; never written to disk
+        _utf8_locale()
+        engine_args = {
+            "model": _parameter(parameters, "model_name"),
+            "tensor_parallel_size": tensor_parallel,
+            "gpu_memory_utilization": _number(parameters, "gpu_memory_utilization", float),
+            "max_model_len": max_model_len,
+            "max_num_seqs": _number(parameters, "max_num_seqs", int),
+            "dtype": _parameter(parameters, "dtype"),
+            "enforce_eager": _flag(parameters, "enforce_eager"),
+            **extra,
+        }
+        return vllm_engine.VllmEngine(engine_args, self._log_line)  # type: ignore[no-any-return]
+
+    def _log_line(self, level: str, text: str) -> None:
+        {"info": pb_utils.Logger.log_info, "warn": pb_utils.Logger.log_warn}.get(level, pb_utils.Logger.log_error)(text)
+
+    def _on_loop(self, coroutine: Any, timeout: float | None = None) -> Any:
+        """Run a coroutine on the loop thread and return its result; re-raise its config errors as Triton's."""
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        except ValueError as e:  # vllm_engine.ConfigError: fixed in config.pbtxt
+            self._stop_loop()
+            raise pb_utils.TritonModelException(f"config.pbtxt: {e}") from None
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    async def _start(self, labels: dict[str, str], histogram_mode: str) -> EngineMetrics:
+        metrics = EngineMetrics(labels, histogram_mode)
+        try:
+            await self._engine.start()
+        except BaseException:
+            metrics.close()
+            EngineWatchdog(_descendants(os.getpid())).close()  # whatever the failed start left running
+            raise
+        self._watchdog = EngineWatchdog(_descendants(os.getpid()))
+        return metrics
+
+    def execute(self, requests: list[Any]) -> None:
+        # Decoupled: hand each request to the loop thread and return at once.
+        for request in requests:
+            asyncio.run_coroutine_threadsafe(self._serve(request), self._loop)
+        return None
+
+    def finalize(self) -> None:
+        self._refresher.cancel()
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=60)
+        finally:
+            self._stop_loop()
+            self._watchdog.close()  # reaps any engine process that did not exit
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+
+    async def _shutdown(self) -> None:
+        # Requests still streaming get a final error response before the engine goes away.
+        for task in self._serving:
+            task.cancel()
+        await asyncio.gather(*self._serving, return_exceptions=True)
+        try:
+            await self._engine.shutdown()
+        finally:
+            self._metrics.close()
+
+    async def _refresh_gauges(self) -> None:
+        while True:
+            try:
+                stats = self._engine.stats()
+            except Exception as e:  # an engine that cannot say its state is unreadable, not idle
+                pb_utils.Logger.log_error(f"engine state unreadable: {type(e).__name__}: {e}")
+                stats = None
+            if self._gauges_logged is not (stats is not None):
+                self._gauges_logged = stats is not None
+                state = "exported" if stats is not None else "absent (engine state unreadable)"
+                pb_utils.Logger.log_info(f"engine gauges {state}: {self._engine.describe()}")
+            self._metrics.show_state(stats)
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+
+    async def _serve(self, request: Any) -> None:
+        arrival = time.monotonic()
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
+        try:
+            await self._stream(request, arrival)
+        finally:
+            self._serving.discard(task)
+
+    async def _stream(self, request: Any, arrival: float) -> None:
+        sender = request.get_response_sender()
+        final = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
+        try:
+            prompt, stream, raw = self._read_inputs(request)
+            sampling = self._engine.check_sampling(raw)
+        except ValueError as e:
+            sender.send(_error(str(e), "INVALID_ARG"), flags=final)
+            return
+        request_id = f"{request.request_id() or 'request'}-{next(self._ids)}"
+        m = self._metrics
+        progress = None
+        sent: list[str] = []
+        tokens = 0
+        last = arrival
+        queued = False
+        updates = self._engine.generate(prompt, sampling, request_id)
+        try:
+            async for progress in updates:
+                now = time.monotonic()
+                if not queued and progress.queue_seconds is not None:  # once the engine scheduled it
+                    m.queue.observe(progress.queue_seconds)
+                    queued = True
+                new = progress.tokens - tokens
+                if tokens == 0 and new:
+                    m.ttft.observe(now - arrival)
+                    m.prompt_tokens.increment(progress.prompt_tokens)
+                elif new:
+                    m.tpot.observe((now - last) / new)
+                if new:
+                    m.generation_tokens.increment(new)
+                    tokens, last = progress.tokens, now
+                if sender.is_cancelled():
+                    # The client went away: close the request (closing `updates` aborts it in the engine).
+                    sender.send(_error("request cancelled", "CANCELLED"), flags=final)
+                    return
+                if stream:
+                    sent = sent or [""] * len(progress.texts)
+                    pieces = self._style.streamed(prompt, progress.texts, sent)
+                    if pieces is not None:
+                        sender.send(_text_response(pieces))
+            if progress is None:
+                raise RuntimeError("the engine returned no output")
+            if not stream:
+                sender.send(_text_response(self._style.final(prompt, progress.texts)))
+            m.e2e.observe(time.monotonic() - arrival)
+            sender.send(flags=final)
+        except asyncio.CancelledError:
+            sender.send(_error("model unloading", "UNAVAILABLE"), flags=final)
+        except ValueError as e:  # vLLM validates the prompt when it is added (too long for max_model_len, ...)
+            sender.send(_error(f"{e}", "INVALID_ARG" if progress is None else "INTERNAL"), flags=final)
+        except Exception as e:  # the engine failed this request: tell the client, keep serving others
+            pb_utils.Logger.log_error(f"request {request_id}: {type(e).__name__}: {e}")
+            sender.send(_error(f"engine error: {type(e).__name__}: {e}"), flags=final)
+        finally:
+            await updates.aclose()  # type: ignore[attr-defined]
+
+    def _read_inputs(self, request: Any) -> tuple[str, bool, dict[str, Any]]:
+        prompt_tensor = pb_utils.get_input_tensor_by_name(request, "PROMPT")
+        if prompt_tensor is None:
+            raise ValueError("input PROMPT is required")
+        raw = prompt_tensor.as_numpy().reshape(-1)[0]
+        prompt = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        stream_tensor = pb_utils.get_input_tensor_by_name(request, "STREAM")
+        stream = bool(stream_tensor.as_numpy().reshape(-1)[0]) if stream_tensor is not None else False
+        sampling_tensor = pb_utils.get_input_tensor_by_name(request, "SAMPLING_PARAMETERS")
+        if sampling_tensor is not None:
+            raw = sampling_tensor.as_numpy().reshape(-1)[0]
+            return prompt, stream, parse_sampling(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
+        if self._style.request_parameters:  # the blueprint reads sampling keys from the request's parameters
+            return prompt, stream, parse_sampling(request.parameters(), "request parameters")
+        return prompt, stream, {}
