@@ -58,7 +58,7 @@ def test_requests_go_round_robin_over_urls_and_connections() -> None:
 
 def test_closed_loop_never_exceeds_the_scheduled_concurrency() -> None:
     url = _closed_url()
-    plan = LoadPlan("closed", Constant(3.0), duration_s=30.0, max_requests=60, drain_s=5.0)
+    plan = LoadPlan("closed", Constant(3.0), duration_s=30.0, max_requests=12, drain_s=5.0)
     gen = LoadGenerator([url], "llama2", plan)
     peak = 0
 
@@ -71,9 +71,18 @@ def test_closed_loop_never_exceeds_the_scheduled_concurrency() -> None:
         return await task
 
     result = asyncio.run(run_and_watch())
-    assert len(result.records) == 60  # bounded by max_requests, each accounted once
+    assert len(result.records) == 12  # bounded by max_requests, each accounted once
     assert 1 <= peak <= 3
-    assert gen.stats().sent == 60 and gen.stats().failed == 60 and gen.stats().inflight == 0
+    assert gen.stats().sent == 12 and gen.stats().failed == 12 and gen.stats().inflight == 0
+
+
+def test_failing_requests_back_off_instead_of_spinning() -> None:
+    """A dead target: each closed-loop worker waits 0.1, 0.2, 0.4, ... s (at most 2 s) between failures, so
+    3 workers over 3 s send at most 3 x 6 requests, where a tight loop sent thousands."""
+    plan = LoadPlan("closed", Constant(3.0), duration_s=3.0, drain_s=1.0)
+    gen = LoadGenerator([_closed_url()], "llama2", plan)
+    asyncio.run(gen.run())
+    assert 3 <= gen.stats().sent <= 18 and gen.stats().failed == gen.stats().sent
 
 
 def test_stop_ends_the_send_window_early() -> None:

@@ -19,8 +19,28 @@ def _events(pool: PoolModel) -> list[tuple[float, str, str]]:
 
 
 def test_timing_is_the_spec_divided_by_the_factor() -> None:
-    assert PoolTiming.from_spec(GpuPool(), 10) == PoolTiming(9.0, 24.0, 18.0, 18.0)
-    assert PoolTiming.from_spec(GpuPool(), 1) == PoolTiming(90.0, 240.0, 180.0, 180.0)
+    assert PoolTiming.from_spec(GpuPool(), 10) == PoolTiming(9.0, 24.0, 18.0, 18.0, 1.0, 30.0)
+    assert PoolTiming.from_spec(GpuPool(), 1) == PoolTiming(90.0, 240.0, 180.0, 180.0, 10.0, 300.0)
+
+
+def test_a_failed_replica_is_not_ready_and_restarts_after_the_back_off() -> None:
+    pool = PoolModel(PoolTiming.from_spec(GpuPool(), time_factor=1), gpus_per_node=4, gpus_per_pod=4)
+    pool.warm(0.0, 1)
+    pool.replica_ready("triton-1", 1.0)
+    pool.advance(1.0)
+    assert pool.ready_replicas == 1
+    pool.replica_failed("triton-1", 5.0, "tritonserver killed by signal 9")
+    assert (pool.replicas, pool.ready_replicas) == (1, 0)  # still a pod of the Deployment, not Ready
+    assert pool.advance(14.9) == []  # the kubelet's 10 s back-off
+    assert pool.advance(15.0) == [StartReplica("triton-1")]  # the container restarts: a new replica
+    pool.replica_ready("triton-1", 16.0)
+    pool.advance(16.0 + 180.0)  # it loads the model again
+    assert pool.ready_replicas == 1
+    pool.replica_failed("triton-1", 200.0, "again")
+    assert pool.advance(219.9) == [] and pool.advance(220.0) == [StartReplica("triton-1")]  # back-off doubled
+    failed = [e for e in pool.events if e.kind == "pod_failed"]
+    assert [(e.t, e.subject) for e in failed] == [(5.0, "triton-1"), (200.0, "triton-1")]
+    assert failed[0].detail == "tritonserver killed by signal 9; container restarts in 10.0s (restart 1)"
 
 
 def test_scale_up_launches_nodes_pulls_loads_then_ready() -> None:

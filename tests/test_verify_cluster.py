@@ -423,3 +423,58 @@ def test_watcher_reads_signal_ttft_and_load_from_a_real_prometheus(
     assert sample.ttft_p95 == pytest.approx(1 + 0.95 * 1.5)
     assert sample.ttft_p90 == pytest.approx(1 + 0.90 * 1.5)
     assert sample.load == pytest.approx(10, rel=0.3)  # 10 more completed requests per 1 s scrape
+
+
+def test_watcher_names_a_crashed_replica_and_a_prometheus_outage(cluster: tuple[Cluster, Path, bool],
+                                                                 stack: Stack, tmp_path: Path) -> None:
+    """A container restart and a Ready pod going unready are pod_failed events; a Prometheus that stops
+    answering is an outage from its first failed query to its first answer again."""
+    import http.server
+    import threading
+
+    from tritonobs.lab.procs import free_port
+    from tritonobs.prom.client import PrometheusClient
+
+    c, kubeconfig, _ = cluster
+    kube = from_kubeconfig(None, str(kubeconfig))
+    tl = _timeline(stack)
+    port = free_port()
+    prom = PrometheusClient(f"http://127.0.0.1:{port}", timeout=1.0)  # nothing listens there yet
+    watcher = ClusterWatcher(kube, stack, tl, prom, load=lambda: 8.0, requests=lambda: (100, 2))
+    c.put("v1/pods", pod("triton-b", -100, -99, -98, -90))
+    watcher.poll(T0 + 10)
+    crashed = pod("triton-b", -100, -99, -98, None)  # no longer Ready, and its container restarted
+    crashed["status"]["containerStatuses"][0].update(
+        restartCount=1, lastState={"terminated": {"reason": "Error", "exitCode": 137}})
+    c.put("v1/pods", crashed)
+    unready = pod("triton-a", -7200, -7190, -7000, None)  # Ready -> not Ready, no restart
+    c.put("v1/pods", unready)
+    sample = watcher.poll(T0 + 20)
+    assert (sample.requests_ok, sample.requests_failed) == (100, 2)
+    failed = {e.subject: e.detail for e in tl.of_kind("pod_failed")}
+    assert failed == {"triton-b": "container restarted (Error, exit code 137; restartCount 1)",
+                      "triton-a": "no longer Ready (readiness probe failing)"}
+    outages = tl.of_kind("metrics_unreachable")
+    assert len(outages) == 1 and outages[0].subject == prom.url  # said once, not at every poll
+
+    class Empty(http.server.BaseHTTPRequestHandler):  # Prometheus back, with no data yet
+        def do_POST(self) -> None:  # noqa: N802
+            body = b'{"status": "success", "data": {"resultType": "vector", "result": []}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Empty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        watcher.poll(T0 + 30)
+    finally:
+        server.shutdown()
+    assert [e.kind for e in tl.of_kind("metrics_unreachable", "metrics_recovered")] == [
+        "metrics_unreachable", "metrics_recovered"]
+    (down, up), = tl.metrics_gaps()
+    assert down <= 20 and up >= 20

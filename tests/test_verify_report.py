@@ -183,3 +183,53 @@ def test_write_report_writes_three_files_and_a_deterministic_png(tmp_path: Path)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert timeline_png(tl) == png
     assert json.loads(paths[0].read_text())["summary"]["replicas_peak"] == 3
+
+
+def faulty_run(failed: int, prometheus_down: tuple[float, float] | None) -> Timeline:
+    """The step run with the load's own counts, and optionally Prometheus unreachable (no HPA signal)."""
+    base = step_run()
+    tl = Timeline(INFO, events=list(base.events))
+    for s in base.samples:
+        down = prometheus_down is not None and prometheus_down[0] <= s.t < prometheus_down[1]
+        tl.add(Sample(s.t, s.load, None if down else s.signal, s.desired_replicas, s.current_replicas,
+                      s.ready_replicas, s.nodes, s.ttft_p90, s.ttft_p95, None, int(s.t * 10), failed))
+    if prometheus_down is not None:
+        tl.event(prometheus_down[0], "metrics_unreachable", "http://127.0.0.1:9", "connection refused")
+        tl.event(prometheus_down[1], "metrics_recovered", "http://127.0.0.1:9", "after 30.0s")
+    tl.event(27, "pod_failed", "triton-2", "tritonserver killed by signal 9; container restarts in 1.0s (restart 1)")
+    return tl
+
+
+def test_failed_requests_and_a_missing_signal_fail_the_run() -> None:
+    budgets = BUDGETS.model_copy(update={"max_failed_request_ratio": 0.01, "max_signal_missing_seconds": 60})
+    clean = {r.name: r for r in evaluate(faulty_run(0, None), budgets)}
+    assert clean["failed_request_ratio"].measured == 0 and clean["failed_request_ratio"].passed
+    assert clean["signal_missing_seconds"].measured == 0 and clean["signal_missing_seconds"].passed
+    # 1000 ok and 20 failed at the last sample: 1.96% > 1%.
+    bad = {r.name: r for r in evaluate(faulty_run(20, (20.0, 50.0)), budgets)}
+    assert bad["failed_request_ratio"].measured == pytest.approx(20 / 1020)
+    assert not bad["failed_request_ratio"].passed and bad["failed_request_ratio"].note == "20 of 1020 requests failed"
+    # Samples at 20, 30, 40 have no signal: held 10 s each = 30 s > 60 s / 10.
+    assert bad["signal_missing_seconds"].measured == 30.0 and bad["signal_missing_seconds"].limit == 6.0
+    assert not bad["signal_missing_seconds"].passed
+    assert "Prometheus unreachable t=20.0-50.0s" in bad["signal_missing_seconds"].note
+    assert not passed(list(bad.values()))
+
+
+def test_no_request_succeeding_cannot_pass() -> None:
+    tl = Timeline(INFO)
+    for t in range(0, 101, 10):
+        tl.add(Sample(float(t), 2.0, 1.0, 1, 1, 1, 1, 0.1, 0.1, None, 0, t))
+    tl.event(0, "load_start", value=2)
+    results = {r.name: r for r in evaluate(tl, BUDGETS)}
+    assert results["failed_request_ratio"].measured == 1.0 and not results["failed_request_ratio"].passed
+
+
+def test_the_report_names_every_fault() -> None:
+    tl = faulty_run(20, (20.0, 50.0))
+    md = report_markdown(tl, evaluate(tl, BUDGETS))
+    assert "- **fault**: replica triton-2 stopped serving at t=27.0s: tritonserver killed by signal 9" in md
+    assert "- **fault**: Prometheus http://127.0.0.1:9 unreachable from t=20.0s to t=50.0s (30.0s)" in md
+    assert "| requests failed | 1.96% | 0.00% | **FAIL** | 20 of 1020 requests failed |" in md
+    assert report_json(tl, evaluate(tl, BUDGETS))["outcome"] == "fail"
+    assert timeline_png(tl)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -220,6 +220,12 @@ class Budgets(_Strict):
     ttft_over_slo_seconds: float = Field(default=600, ge=0)
     return_to_min_seconds: float = Field(default=1200, gt=0)
     max_gpu_hours: float | None = Field(default=None, gt=0)
+    max_failed_request_ratio: float = Field(
+        default=0.0, ge=0, le=1, description="share of the run's requests allowed to fail (default: none)"
+    )
+    max_signal_missing_seconds: float = Field(
+        default=60, ge=0, description="time under load the HPA may go without a value of its signal"
+    )
 
 
 class Spec(_Strict):

@@ -215,3 +215,75 @@ def test_lab_run_command_moves_the_gauges_and_checks_every_query(capsys: pytest.
     # 30 concurrent requests on an engine whose KV cache holds about 15 full answers: some had to wait.
     peak = re.search(r"peak value per pod during the run.*?…-lab-0 │\s+([\d.]+)", out, re.S)
     assert peak and float(peak[1]) > 0, out
+
+
+def test_a_replica_that_dies_at_start_is_retried_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first start fails (as a replica did once on CI: boost::interprocess lock_exception, exit -6): the lab
+    retries on new ports; a replica that fails twice fails the lab with its reason, leaving nothing behind."""
+    from tritonobs.errors import ExternalError
+    from tritonobs.lab import lab as lab_module
+
+    real = lab_module.start_replica
+    attempts: list[str] = []
+
+    def flaky(repository: Path, workdir: Path, **kw: object):  # type: ignore[no-untyped-def]
+        attempts.append(workdir.name)
+        if len(attempts) == 1:
+            raise ExternalError("tritonserver http://127.0.0.1:1", "exited with code -6 before ready: lock_exception")
+        return real(repository, workdir, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lab_module, "start_replica", flaky)
+    with Lab(_stack(), replicas=1, model_repository=REPOSITORY, sim=SIM, backfill_seconds=0, models=["llama2"]) as lab:
+        pod = lab.targets[0].pod
+        assert attempts == [pod, f"{pod}-retry"] and lab.targets[0].process.running()
+        workdir = lab.workdir
+    assert _leftovers(workdir, []) == ([], [])
+
+    def broken(repository: Path, workdir: Path, **kw: object):  # type: ignore[no-untyped-def]
+        raise ExternalError("tritonserver http://127.0.0.1:1", f"exited with code -6 before ready ({workdir.name})")
+
+    monkeypatch.setattr(lab_module, "start_replica", broken)
+    with pytest.raises(ExternalError, match=r"exited with code -6 before ready \(.*-retry\)"):
+        Lab(_stack(), replicas=1, model_repository=REPOSITORY, sim=SIM, backfill_seconds=0).__enter__()
+
+
+def test_two_labs_at_once_serve_and_shut_down_cleanly(tmp_path: Path) -> None:
+    """Two `lab up` daemons side by side (each its own run dir, ports, shm prefix): `client --lab` and
+    `check-queries --lab` reach the one named by --lab-dir; both stop cleanly."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    dirs = [tmp_path / "one", tmp_path / "two"]
+    tm = [sys.executable, "-m", "tritonobs"]
+    ups = [subprocess.Popen([*tm, "lab", "up", "--spec", str(EXAMPLE), "--replicas", "1", "--run-dir", str(d),
+                             "--model-repository", str(REPOSITORY)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=tmp_path) for d in dirs]
+    try:
+        for up in ups:
+            out, err = up.communicate(timeout=120)
+            assert up.returncode == 0, err
+            assert "gRPC:       127.0.0.1:" in out
+        states = [daemon.read_state(d) or {} for d in dirs]
+        assert len({s["lab"]["prometheus_url"] for s in states}) == 2
+        prompts = tmp_path / "prompts.txt"
+        prompts.write_text("What is the capital of France?\n")
+        for d, state in zip(dirs, states, strict=True):
+            client = subprocess.run([*tm, "client", "--lab", "--lab-dir", str(d), "--model-name", "llama2",
+                                     "--input-prompts", str(prompts), "--results-file", str(d / "results.txt"),
+                                     "--max-tokens", "8"], capture_output=True, text=True, timeout=60, env=env)
+            assert client.returncode == 0, client.stderr
+            assert "1 of 1 requests ok" in client.stdout
+            # ... and it went to this lab's replica.
+            import urllib.request
+
+            metrics = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                state["lab"]["replicas"][0]["metrics"], timeout=5).read().decode()
+            assert 'nv_inference_request_success{model="llama2",version="1"} 1' in metrics
+        checks = subprocess.run([*tm, "check-queries", "--lab", "--lab-dir", str(dirs[1]), "--spec", str(EXAMPLE),
+                                 "--dashboards", str(DASHBOARDS), "-o", "json"], capture_output=True, text=True,
+                                timeout=120, env=env)
+        assert checks.returncode in (0, 1), checks.stderr  # 1: some panels need more load; it reached the lab
+        assert states[1]["lab"]["prometheus_url"] not in checks.stderr
+    finally:
+        for d in dirs:
+            daemon.stop(d)
+    for d in dirs:
+        assert processes_mentioning([str(d)]) == []

@@ -70,7 +70,7 @@ def metrics(lab: Lab) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return scrape(lab.targets[0].process.metrics_url)
 
 
-def wait_for(lab: Lab, check: Any, what: str, timeout: float = 20.0) -> dict[Any, float]:
+def wait_for(lab: Lab, check: Any, what: str, timeout: float = 60.0) -> dict[Any, float]:
     deadline = time.monotonic() + timeout
     while True:
         series = metrics(lab)

@@ -53,5 +53,9 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"error: {e}", markup=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
+        err.print("interrupted (Ctrl-C)", markup=False)
         sys.exit(130)
+    except SystemExit as e:
+        if e.code == 130:  # typer turns Ctrl-C into a silent exit 130: say what happened
+            err.print("interrupted (Ctrl-C)", markup=False)
+        raise

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from tritonobs.cli.options import load_stack
+from tritonobs.cli.options import LabDirOpt, load_stack
 from tritonobs.config import duration_seconds
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.lab.daemon import running_lab
 from tritonobs.lab.example import find_spec
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_variant
 from tritonobs.prom.client import PrometheusClient
@@ -53,11 +54,13 @@ def table(results: list[CheckResult]) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("check-queries")
     def check_queries(
-        prometheus: str = typer.Option(..., "--prometheus", help="Prometheus base URL, e.g. http://127.0.0.1:9090"),
+        prometheus: str | None = typer.Option(None, "--prometheus", help="Prometheus base URL, e.g. "
+                                              "http://127.0.0.1:9090 (with --lab: the running lab's)"),
         spec: Path | None = typer.Option(None, "--spec", "-f", help="the stack spec (default: ./tritonobs.yaml)"),
         dashboards: Path | None = typer.Option(None, "--dashboards", help="folder of *.dashboard.py sources"),
-        lab: bool = typer.Option(False, "--lab", help=f"check the stack as `tritonobs lab` runs it "
-                                 f"({LAB_SCRAPE_INTERVAL} scrape, short rate windows)"),
+        lab: bool = typer.Option(False, "--lab", help=f"check the lab running here (`tritonobs lab up`), the stack "
+                                 f"as it runs it ({LAB_SCRAPE_INTERVAL} scrape, short rate windows)"),
+        lab_dir: Path = LabDirOpt,
         lookback: str = typer.Option("15m", "--lookback", help="range-query window ending now (data in it counts)"),
         output: str = typer.Option("table", "--output", "-o", help="table or json"),
     ) -> None:
@@ -79,6 +82,10 @@ def register(app: typer.Typer) -> None:
         if lab:
             stack = lab_variant(stack)
         sources = _dashboards(spec_path, dashboards)
+        if prometheus is None:
+            if not lab:
+                raise UsageError("say which Prometheus: --prometheus URL, or --lab for the lab running here")
+            prometheus = running_lab(lab_dir).prometheus_url
         client = PrometheusClient(prometheus)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
             task = bar.add_task("querying", total=None)

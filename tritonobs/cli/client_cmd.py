@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 
 from tritonobs.cli.load_cmd import check_output_file
+from tritonobs.cli.options import LabDirOpt, LabOpt
 from tritonobs.errors import ExternalError, UsageError
+from tritonobs.lab.daemon import running_lab
 from tritonobs.load.client import (
     ClientOptions,
     ClientResult,
@@ -35,7 +37,9 @@ def register(app: typer.Typer) -> None:
         ),
         iterations: int = typer.Option(1, "--iterations", help="passes through the prompts file"),
         offset: int = typer.Option(0, "--offset", help="added to the request ids"),
-        url: str = typer.Option("localhost:8001", "-u", "--url", help="Triton gRPC endpoint host:port"),
+        url: str | None = typer.Option(None, "-u", "--url", help="Triton gRPC endpoint host:port (default localhost:8001)"),
+        lab: bool = LabOpt,
+        lab_dir: Path = LabDirOpt,
         verbose: bool = typer.Option(
             False, "-v", "--verbose", help="print raw gRPC responses and the results file"
         ),
@@ -55,6 +59,9 @@ def register(app: typer.Typer) -> None:
 
         Exit 3 when Triton is unreachable or requests fail, 2 on bad input.
         """
+        if lab and url is not None:
+            raise UsageError("--url and --lab both say where to send: give one")
+        url = running_lab(lab_dir).grpc[0] if lab else (url or "localhost:8001")
         check_output_file("--results-file", results_file)
         timeout_s = None
         if stream_timeout is not None:

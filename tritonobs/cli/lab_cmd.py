@@ -25,7 +25,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 lab_app = typer.Typer(help="The local lab: N Triton replicas (simulated vLLM engine, or the real vLLM on a local "
                       "model) scraped by Prometheus, loopback only, no GPU needed.", no_args_is_help=True)
 
-DEFAULT_RUN_DIR = Path(".tritonobs-lab")
+DEFAULT_RUN_DIR = daemon.DEFAULT_RUN_DIR
 SpecOpt = typer.Option(None, "--spec", "-f", help="the stack spec (default: ./tritonobs.yaml, else the packaged example)")
 RunDirOpt = typer.Option(DEFAULT_RUN_DIR, "--run-dir", help="where a daemonised lab keeps its state")
 ReplicasOpt = typer.Option(2, "--replicas", "-n", min=0, max=16, help="Triton replicas to start")
@@ -57,9 +57,9 @@ def _dashboards(spec_path: Path) -> list[DashboardSource]:
 
 def _replica_table(state: dict[str, object], health: dict[str, str] | None = None) -> Table:
     t = Table(title="lab replicas")
-    t.add_column("pod", no_wrap=True)
+    t.add_column("pod", overflow="fold")
     for col in ("gRPC", "metrics", "pid", *(("scrape",) if health is not None else ())):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")  # addresses are copied from here: wrap them, never cut them
     lab = state.get("lab") or {}
     for r in lab.get("replicas", []) if isinstance(lab, dict) else []:
         row = [r["pod"], r["grpc"], r["metrics"], str(r["pid"])]
@@ -99,9 +99,14 @@ def up(
         state = daemon.start_detached(run_dir, argv, timeout=chosen.ready_timeout + 120)
     lab = state["lab"]
     out.print(_replica_table(state))
-    out.print(f"Prometheus: [bold]{lab['prometheus_url']}[/]   (daemon pid {state['pid']}, log {run_dir / daemon.LOG_FILE})")
-    out.print(f"check it:   tritonobs check-queries --lab --prometheus {lab['prometheus_url']}")
-    out.print(f"stop it:    tritonobs lab down --run-dir {run_dir}")
+    out.print(f"Prometheus: {lab['prometheus_url']}   (daemon pid {state['pid']}, log {run_dir / daemon.LOG_FILE})",
+              markup=False)
+    out.print(f"gRPC:       {' '.join(r['grpc'] for r in lab['replicas'])}", markup=False)
+    where = "" if run_dir == DEFAULT_RUN_DIR else f" --lab-dir {run_dir}"
+    out.print(f"use it:     tritonobs client --lab{where} --model-name {lab['models'][0]}  |  "
+              f"tritonobs load --lab{where} --model {lab['models'][0]} ...  |  tritonobs check-queries --lab{where}",
+              markup=False)
+    out.print(f"stop it:    tritonobs lab down --run-dir {run_dir}", markup=False)
 
 
 @lab_app.command()

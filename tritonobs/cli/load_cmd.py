@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tritonobs.cli.options import LabDirOpt, LabOpt
 from tritonobs.errors import ExternalError, UsageError
+from tritonobs.lab.daemon import running_lab
 from tritonobs.load.client import probe_targets
 from tritonobs.load.generator import DEFAULT_PROMPT, LoadGenerator, LoadPlan, Mode
 from tritonobs.load.plot import plot_run
@@ -123,8 +125,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def load(
         url: list[str] = typer.Option(
-            ["localhost:8001"], "--url", "-u", help="Triton gRPC host:port; repeat for several replicas"
+            [], "--url", "-u", help="Triton gRPC host:port; repeat for several replicas (default localhost:8001)"
         ),
+        lab: bool = LabOpt,
+        lab_dir: Path = LabDirOpt,
         model: str = typer.Option(..., "--model", "--model-name", help="model to load, e.g. llama2"),
         profile: str = typer.Option(
             "constant", "--profile", help=f"one of {', '.join(PROFILE_KINDS)}: {PROFILE_HELP}"
@@ -173,6 +177,9 @@ def register(app: typer.Typer) -> None:
         """
         if connections < 1:
             raise UsageError(f"--connections {connections}: must be at least 1")
+        if lab and url:
+            raise UsageError("--url and --lab both say where to send: give one")
+        url = list(running_lab(lab_dir).grpc) if lab else (url or ["localhost:8001"])
         plan = build_plan(profile, rate, concurrency, duration, max_requests, seed, drain)
         for option, path in (("--out", out_path), ("--plot", plot)):
             if path is not None:

@@ -79,10 +79,19 @@ def validate(
         None,
         "--spec",
         "-f",
-        help="also check the repository serves exactly this spec's models, with its settings",
+        help="check the repository serves exactly this spec's models, with its settings (default: ./tritonobs.yaml)",
     ),
+    no_spec: bool = typer.Option(False, "--no-spec", help="check the repository alone, not against a spec"),
 ) -> None:
-    """Check every config.pbtxt with Triton's schema, the layout, the seed client's I/O and model.py's parameters."""
+    """Check every config.pbtxt with Triton's schema, the layout, the seed client's I/O and model.py's parameters,
+    and that the repository agrees with the spec."""
+    if no_spec and spec is not None:
+        raise UsageError("--spec and --no-spec contradict each other: give one")
+    if spec is None and not no_spec:
+        spec = Path("tritonobs.yaml")
+        if not spec.is_file():
+            raise UsageError("no tritonobs.yaml here to compare the repository with: pass --spec FILE, or --no-spec "
+                             "to check the repository alone", file=str(spec))
     if repository is None:
         if spec is not None:
             repository = spec.parent / load_spec(spec).model_repository.path

@@ -42,3 +42,8 @@ def lab_engine(engine: str, model: Path | None, vllm_python: Path | None, max_nu
     return LabEngine.vllm(model, python=vllm_python, max_num_seqs=max_num_seqs or LAB_MAX_NUM_SEQS)
 
 
+
+
+# --- a running lab as the target of client, load and check-queries ---
+LabOpt = typer.Option(False, "--lab", help="use the lab running here (`tritonobs lab up`): its replicas / Prometheus")
+LabDirOpt = typer.Option(Path(".tritonobs-lab"), "--lab-dir", help="the run directory of that lab")

@@ -32,7 +32,7 @@ from tritonobs.load.profiles import PROFILE_KINDS, parse_duration
 from tritonobs.model import Stack
 from tritonobs.render.yamlfmt import to_yaml_docs
 from tritonobs.verify.discovery import split_host_port
-from tritonobs.verify.timeline import Sample, Timeline
+from tritonobs.verify.timeline import FAULT_KINDS, Sample, Timeline
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -63,13 +63,21 @@ def _seconds(option: str, text: str) -> float:
 
 
 class _Progress:
-    """One live status line per sample (rich), and a log line on every replica change."""
+    """One live status line per sample (rich), a log line on every replica change, and one per fault as it
+    is seen (a replica that stopped serving, Prometheus unreachable or back)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tl: Timeline) -> None:
         self.status = err.status("starting")
         self._last: tuple[int | None, int | None] = (None, None)
+        self._tl = tl
+        self._seen = 0
 
     def __call__(self, s: Sample, extra: str) -> None:
+        events = self._tl.events[self._seen :]
+        self._seen = len(self._tl.events)
+        for e in events:
+            if e.kind in FAULT_KINDS:
+                err.print(f"t={e.t:6.1f}s FAULT {e.kind}: {e.subject} {e.detail}".rstrip(), markup=False)
         def f(v: float | None, fmt: str = ".2f") -> str:
             return "-" if v is None else format(v, fmt)
 
@@ -84,7 +92,7 @@ class _Progress:
 def _run_and_report(tl: Timeline, stack: Stack, out_dir: Path, run: Callable[[_Progress], None]) -> None:
     """Run, then judge and write the report, also for a partial run: Ctrl-C (exit 130 after writing) or a
     failure of the outside world once something was observed (the error's exit code after writing)."""
-    progress = _Progress()
+    progress = _Progress(tl)
     stopped: BaseException | None = None
     with progress.status:
         try:
@@ -115,6 +123,7 @@ def _finish(tl: Timeline, stack: Stack, out_dir: Path, stopped: BaseException | 
         out.print(f"{mark:>4}  {r.title}: {value}{limit}", markup=False)
     out.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False)
     if stopped is not None:
+        err.print(f"INTERRUPTED: the run stopped early; the report above and in {paths[1]} is partial", markup=False)
         raise stopped
     if not passed(results):
         failed = [r.name for r in results if not r.passed]

@@ -10,6 +10,12 @@ is time-scaled together with everything else. Its decision sets the pool's repli
 when a pod's container starts (start a real replica) and when a pod must go (drain, then stop it).
 
 New requests only go to Ready, non-draining replicas: `on_targets` is called whenever that set changes.
+
+Faults are what a cluster would make of them. A replica whose server exits, or that fails its readiness probe
+`PROBE_FAILURES` times in a row (every `PROBE_PERIOD_S`, time-scaled), fails its pod: not Ready (it leaves the
+load's targets), an event in the timeline, and the pool restarts its container after the kubelet's back-off. A
+Prometheus that stops answering is an event naming it; reads back off (doubling, at most one sync period) until
+it answers again, and the HPA sees the metric missing meanwhile, as it would through the adapter.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from tritonobs.verify.timeline import Timeline
 
 SYNC_PERIOD_S = 15.0  # --horizontal-pod-autoscaler-sync-period
 TERMINATION_GRACE_S = 30.0  # a pod's default terminationGracePeriodSeconds: the drain bound
+PROBE_PERIOD_S = 10.0  # a probe's default periodSeconds
+PROBE_FAILURES = 3  # a probe's default failureThreshold
+METRICS_RETRY_S = 0.5  # first retry after Prometheus failed; doubles up to one sync period
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,13 @@ class LabAutoscaler:
         self._desired: int | None = None
         self._conditions: dict[str, tuple[bool, str]] = {}
         self._read_average: float | None = None
+        self._removing: dict[str, asyncio.Task[None]] = {}  # failed replicas being cleaned up
+        self._probe_failures: dict[str, int] = {}
+        self._probing: asyncio.Task[None] | None = None
+        self._next_probe = 0.0
+        self.metrics_down_since: float | None = None
+        self._metrics_retry_s = 0.0
+        self._next_read = 0.0
 
     @property
     def sync_period(self) -> float:
@@ -130,7 +146,7 @@ class LabAutoscaler:
         pods = self.pool.pod_names()
         readings = []
         for i, use in enumerate(self.stack.signals):
-            values = await asyncio.to_thread(self._read, measures.adapter_query(self.stack, use, pods), pods)
+            values = await self._read_metrics(measures.adapter_query(self.stack, use, pods), pods)
             readings.append(None if values is None else PodsReading.of(values))
             if i == 0:
                 self._read_average = sum(values.values()) / len(values) if values else None
@@ -150,11 +166,31 @@ class LabAutoscaler:
                 self.tl.event(now, "hpa_condition", c.type, f"{c.status} {c.reason}: {c.message}")
         return decision
 
+    async def _read_metrics(self, expr: str, pods: list[str]) -> dict[str, float] | None:
+        """`_read`, with Prometheus' outages recorded and retried with back-off (None meanwhile: no metric)."""
+        now = self.now()
+        if self.metrics_down_since is not None and now < self._next_read:
+            return None
+        try:
+            values = await asyncio.to_thread(self._read, expr, pods)
+        except ExternalError as e:
+            if self.metrics_down_since is None:
+                self.metrics_down_since = now
+                self.tl.event(now, "metrics_unreachable", self.prom.url, str(e).removeprefix(self.prom.url + ": "))
+            self._metrics_retry_s = min(max(2 * self._metrics_retry_s, METRICS_RETRY_S), self.sync_period)
+            self._next_read = now + self._metrics_retry_s
+            return None
+        if self.metrics_down_since is not None:
+            self.tl.event(now, "metrics_recovered", self.prom.url, f"after {now - self.metrics_down_since:.1f}s")
+            self.metrics_down_since, self._metrics_retry_s = None, 0.0
+        return values
+
     def _read(self, expr: str, pods: list[str]) -> dict[str, float] | None:
-        """{pod: value} as prometheus-adapter would serve it; None when Prometheus fails (no metric)."""
+        """{pod: value} as prometheus-adapter would serve it; None when the query fails (no metric).
+        Raises ExternalError when Prometheus does not answer at all."""
         try:
             samples = self.prom.query(expr)
-        except (QueryError, ExternalError):
+        except QueryError:
             return None
         wanted = set(pods)
         # NaN/Inf cannot become a quantity: the adapter drops those pods, the HPA sees them as missing.
@@ -175,10 +211,40 @@ class LabAutoscaler:
     # --- the pool and the replicas ---
     async def tick(self) -> None:
         self._perform(self.pool.advance(self.now()))
+        if self.now() >= self._next_probe and (self._probing is None or self._probing.done()):
+            self._next_probe = self.now() + max(PROBE_PERIOD_S / self.factor, 0.2)
+            self._probing = asyncio.create_task(self._probe())
         self._flush_events()
         self._update_targets()
         if self.error is not None:
             raise self.error
+
+    async def _probe(self) -> None:
+        """The kubelet's view of every started replica: exited, or failing its readiness probe."""
+        pods = [p for p in self._urls if p not in self._draining]
+        problems = await asyncio.to_thread(lambda: {p: self.lab.replica_problem(p) for p in pods})
+        now = self.now()
+        for pod, why in problems.items():
+            if why is None:
+                self._probe_failures.pop(pod, None)
+                continue
+            failures = self._probe_failures.get(pod, 0) + 1
+            self._probe_failures[pod] = failures
+            exited = why.startswith("tritonserver ")
+            if exited or failures >= PROBE_FAILURES:
+                self._fail(pod, now, why if exited else f"{why} {failures} times")
+
+    def _fail(self, pod: str, now: float, why: str) -> None:
+        """Take a failed replica out of service; the pool restarts its container later (StartReplica)."""
+        self._probe_failures.pop(pod, None)
+        if self._urls.pop(pod, None) is None:
+            return
+        self.pool.replica_failed(pod, now, why)
+        self._update_targets()
+        task = asyncio.create_task(self._remove(pod))
+        self._removing[pod] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _perform(self, actions: list[StartReplica | DrainReplica]) -> None:
         for action in actions:
@@ -190,7 +256,16 @@ class LabAutoscaler:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def _remove(self, pod: str) -> None:
+        try:
+            await asyncio.to_thread(self.lab.remove_replica, pod, drain=False)
+        except Exception as e:  # noqa: BLE001 (handed to the loop, which re-raises it)
+            self.error = e
+
     async def _start(self, pod: str) -> None:
+        removing = self._removing.pop(pod, None)
+        if removing is not None:  # a restarted container: the failed replica must be gone first
+            await asyncio.gather(removing, return_exceptions=True)
         try:
             replica = await asyncio.to_thread(self.lab.add_replica, pod)
         except Exception as e:  # noqa: BLE001 (handed to the loop, which re-raises it)

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,28 @@ def running_pid(run_dir: Path) -> int | None:
     words = procs.cmdline(int(pid)).split()
     ours = "--foreground" in words and any(Path(w).name == "tritonobs" for w in words)
     return int(pid) if ours else None
+
+
+DEFAULT_RUN_DIR = Path(".tritonobs-lab")
+
+
+@dataclass(frozen=True)
+class LabEndpoints:
+    """Where a running lab (`tritonobs lab up`) answers: what `--lab` on client, load and check-queries use."""
+
+    prometheus_url: str
+    grpc: tuple[str, ...]  # one gRPC host:port per replica
+
+
+def running_lab(run_dir: Path = DEFAULT_RUN_DIR) -> LabEndpoints:
+    """The endpoints of the lab running from `run_dir`; UsageError when none is up there."""
+    state = read_state(run_dir) or {}
+    lab = state.get("lab") if state.get("status") == "ready" and running_pid(run_dir) else None
+    if not isinstance(lab, dict):
+        raise UsageError(f"no lab is running from {run_dir}: start one with `tritonobs lab up` (or pass --lab-dir)",
+                         file=str(run_dir))
+    grpc = tuple(str(r["grpc"]) for r in lab.get("replicas", []))
+    return LabEndpoints(str(lab["prometheus_url"]), grpc)
 
 
 def serve(run_dir: Path, make_lab: Callable[[Path], Any]) -> None:

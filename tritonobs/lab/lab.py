@@ -268,6 +268,19 @@ class Lab:
             self._write_targets()
         return pod
 
+    def replica_problem(self, pod: str) -> str | None:
+        """Why the replica of `pod` is not serving, or None: its server exited (with its code), or it does
+        not answer Triton's readiness probe. A replica that is not (or no longer) in the lab has none."""
+        with self._lock:
+            replica = self._replicas.get(pod)
+        if replica is None:
+            return None
+        code = replica.process.exit_code()
+        if code is not None:
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            return f"tritonserver {how}"
+        return None if replica.process.ready() else "not answering its readiness probe (/v2/health/ready)"
+
     # --- internals ---
     def _plan_replica(self, pod: str | None = None) -> tuple[str, int, str]:
         with self._lock:
@@ -279,8 +292,17 @@ class Lab:
     def _start(self, planned: tuple[str, int, str]) -> Replica:
         name, index, node = planned
         assert self._repository is not None
-        replica = start_replica(self._repository, self.workdir / "replicas" / name, pod=name, index=index,
-                                node=node, models=self.models, engine=self.engine)
+        try:
+            replica = start_replica(self._repository, self.workdir / "replicas" / name, pod=name, index=index,
+                                    node=node, models=self.models, engine=self.engine)
+        except ExternalError as first:
+            # A replica can die at start for reasons of the moment (a port another process took between our
+            # check and its bind, a shared-memory lock): try once more on new ports, then fail with its log.
+            if not self._up:
+                raise
+            self._on_event(f"replica {name} failed to start ({first}); retrying once")
+            replica = start_replica(self._repository, self.workdir / "replicas" / f"{name}-retry", pod=name,
+                                    index=index, node=node, models=self.models, engine=self.engine)
         if not self._up:  # the lab went down (Ctrl-C) while this replica was starting
             replica.stop()
             raise RuntimeError(f"the lab stopped while replica {name} was starting")

@@ -9,6 +9,9 @@ What it models (timings from `spec.gpu_pool`, divided by the lab's time factor):
 - Scale-down removes pods in the ReplicaSet's order (unscheduled, then not started, then not Ready, then the
   most recently Ready). A started pod is drained by the driver and holds its GPUs until it has stopped.
 - A node left empty is consolidated (removed) `consolidate_after` later unless a pod lands on it first.
+- A replica that stops serving (its process exits, or it fails its probes) fails its pod's container: the pod
+  is not Ready, and the kubelet restarts the container after its crash back-off (10 s, doubling per restart,
+  at most 5 min); the restarted container loads the model again.
 
 The driver calls `advance(now)` often and performs the returned actions; every transition is recorded as a
 timeline event at the time it happened in the model (due times, not tick times).
@@ -21,6 +24,10 @@ from dataclasses import dataclass, field
 from tritonobs.config import GpuPool
 from tritonobs.verify.timeline import Event, EventKind
 
+# The kubelet's container restart back-off: 10 s, doubled per restart, capped at 5 minutes.
+RESTART_BACKOFF_S = 10.0
+RESTART_BACKOFF_MAX_S = 300.0
+
 
 @dataclass(frozen=True)
 class PoolTiming:
@@ -28,6 +35,8 @@ class PoolTiming:
     image_pull: float
     model_load: float
     consolidate_after: float
+    restart_backoff: float = RESTART_BACKOFF_S
+    restart_backoff_max: float = RESTART_BACKOFF_MAX_S
 
     @classmethod
     def from_spec(cls, pool: GpuPool, time_factor: float = 1.0) -> PoolTiming:
@@ -37,6 +46,8 @@ class PoolTiming:
             pool.image_pull_seconds / f,
             pool.model_load_seconds / f,
             pool.consolidate_after_seconds / f,
+            RESTART_BACKOFF_S / f,
+            RESTART_BACKOFF_MAX_S / f,
         )
 
 
@@ -64,6 +75,8 @@ class Pod:
     load_seconds: float = 0.0  # simulated model load after container start
     terminating: bool = False
     deleted: bool = False
+    restarts: int = 0
+    restart_at: float | None = None  # the crashed container starts again no earlier than this
 
     @property
     def active(self) -> bool:
@@ -127,6 +140,18 @@ class PoolModel:
         pod = self.pods[pod_name]
         if pod.replica_up_at is None:
             pod.replica_up_at = now
+
+    def replica_failed(self, pod_name: str, now: float, why: str) -> None:
+        """The pod's replica stopped serving: not Ready now; its container restarts after the back-off."""
+        pod = self.pods[pod_name]
+        if not pod.active or pod.started_at is None:
+            return
+        backoff = min(self.timing.restart_backoff * 2**pod.restarts, self.timing.restart_backoff_max)
+        pod.restarts += 1
+        pod.started_at = pod.replica_up_at = pod.ready_at = None
+        pod.load_seconds = self.timing.model_load
+        pod.restart_at = now + backoff
+        self._record(now, "pod_failed", pod.name, f"{why}; container restarts in {backoff:.1f}s (restart {pod.restarts})")
 
     def replica_stopped(self, pod_name: str, now: float) -> None:
         """The drained replica has exited: the pod is gone and its GPUs are free."""
@@ -213,7 +238,8 @@ class PoolModel:
     def _pull_due(self, pod: Pod) -> float:
         assert pod.node is not None and pod.scheduled_at is not None
         node = self.nodes[pod.node]
-        return pod.scheduled_at + (0.0 if node.has_image else self.timing.image_pull)
+        due = pod.scheduled_at + (0.0 if node.has_image else self.timing.image_pull)
+        return due if pod.restart_at is None else max(due, pod.restart_at)
 
     def _next_due(self, now: float) -> float | None:
         """Earliest pending transition time <= now (or overall when now is inf)."""

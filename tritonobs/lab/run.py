@@ -115,7 +115,13 @@ def run_lab(stack: Stack, *, model_repository: Path, dashboards: Sequence[Dashbo
         target_model = model or lab.models[0]
         console.print(f"driving {duration:g}s of closed-loop load: {target_model} steps {LOW_PER_REPLICA} -> "
                       f"{HIGH_PER_REPLICA} -> {LOW_PER_REPLICA} concurrent per replica; other models 1 per replica")
-        asyncio.run(_drive(lab, target_model, duration, console, outcome))
+        started = time.monotonic()
+        try:
+            asyncio.run(_drive(lab, target_model, duration, console, outcome))
+        except KeyboardInterrupt:
+            console.print(f"\ninterrupted after {time.monotonic() - started:.0f}s of load: no summary; "
+                          "tearing the lab down", markup=False)
+            raise
         if check:
             with console.status("check-queries under the load just driven"):
                 outcome.checks = run_checks(PrometheusClient(lab.prometheus_url), lab.stack, dashboards,
@@ -157,5 +163,6 @@ def _summary(lab: Lab, outcome: RunOutcome, console: Console) -> None:
                       f"({synthetic} read synthetic GPU/cluster series)")
         for c in bad:
             console.print(f"  [red]{c.origin} {c.where}: {c.status} {c.detail}[/]")
-    console.print(f"Look at: {lab.prometheus_url}/graph (while a lab is up: `tritonobs lab up`, then "
-                  f"`tritonobs check-queries --lab --prometheus URL`)")
+    console.print("The lab stops now, and its Prometheus with it. To keep one running and look at it: "
+                  "`tritonobs lab up`, then `tritonobs check-queries --lab`, `tritonobs load --lab ...`; "
+                  "`tritonobs lab down` stops it.")

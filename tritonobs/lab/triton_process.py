@@ -151,6 +151,14 @@ class TritonProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """The server's exit code once it has exited (negative: killed by that signal); None while it runs."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def ready(self, timeout: float = 1.0) -> bool:
+        """Triton's readiness probe (/v2/health/ready), as a kubelet would call it."""
+        return self._ok("/v2/health/ready", timeout)
+
     # --- lifecycle ---
     def command(self, install: TritonInstall, backends: Path) -> list[str]:
         return [
@@ -217,9 +225,9 @@ class TritonProcess:
             else:
                 time.sleep(0.1)
 
-    def _ok(self, path: str) -> bool:
+    def _ok(self, path: str, timeout: float = 2.0) -> bool:
         try:
-            with _DIRECT.open(self.http_url + path, timeout=2) as response:
+            with _DIRECT.open(self.http_url + path, timeout=timeout) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False

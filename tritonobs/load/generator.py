@@ -33,6 +33,10 @@ from tritonobs.load.schedule import concurrency_at, poisson_arrivals
 Mode = Literal["open", "closed"]
 DEFAULT_PROMPT = "Explain in one paragraph what an inference server does."
 _CLOSED_LOOP_TICK_S = 0.05  # how often the closed loop re-reads its concurrency schedule
+# After a failed request a closed-loop worker waits before its next one (doubling, capped), as a real client
+# would: a dead replica must not turn the run into thousands of failures a second.
+FAILURE_BACKOFF_S = 0.1
+FAILURE_BACKOFF_MAX_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class LoadGenerator:
         self._next = 0
         self._inflight_by_url: dict[str, int] = {}
         self._running: dict[str, RequestProgress] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._records: list[RequestRecord] = []
         self._samples: list[InflightSample] = []
         self._sent = self._ok = self._failed = 0
@@ -228,10 +232,16 @@ class LoadGenerator:
 
     async def _worker(self, index: int) -> None:
         # A worker keeps one request in flight while its index is below the scheduled concurrency.
+        backoff = 0.0
         while index < self._target_concurrency and self._send_window_open():
-            await self._issue(scheduled_s=None)
+            if await self._issue(scheduled_s=None):
+                backoff = 0.0
+            else:
+                backoff = min(max(2 * backoff, FAILURE_BACKOFF_S), FAILURE_BACKOFF_MAX_S)
+                await self._sleep_or_stop(backoff)
 
-    async def _issue(self, scheduled_s: float | None) -> None:
+    async def _issue(self, scheduled_s: float | None) -> bool:
+        """Send one request and record it; True when it succeeded."""
         conn = self._pick_connection()
         seq = self._sent
         self._sent += 1
@@ -264,6 +274,7 @@ class LoadGenerator:
                 self._failed += 1
             if conn.retired and conn.inflight == 0:
                 self._close_later(conn)
+        return record.ok
 
     def _pick_connection(self) -> _Connection:
         conn = self._connections[self._next % len(self._connections)]

@@ -6,6 +6,9 @@ Definitions (llm-d's for T_scale_up, FACTS.md):
 - node ready: NodeClaim (or Node) created -> Node Ready; worst node.
 - TTFT over SLO: seconds during which the TTFT p95 sample was above the strictest model SLO (sample-and-hold).
 - return to min: load stop -> the scale target is back at min replicas (and stays there to the end).
+- failed requests: the share of the run's own requests that failed (client side); no request succeeding fails.
+- signal missing: seconds under load (load start to stop) during which the HPA had no value of its signal
+  (Prometheus down, series absent); the report also lists every Prometheus outage.
 - replica-seconds, GPU-hours and cost integrate pods and pool nodes over the run (sample-and-hold).
 
 In the lab every duration budget is divided by the time factor; GPU-hours and cost are converted back to
@@ -148,6 +151,33 @@ def return_to_min(tl: Timeline) -> tuple[float | None, str]:
     return back - stop.t, f"back at {tl.info.min_replicas} at t={back:.1f}s, load stopped at t={stop.t:.1f}s"
 
 
+def failed_requests(tl: Timeline) -> tuple[float | None, str]:
+    """Share of failed requests at the last sample that counted them (None: the load was external)."""
+    counted = [s for s in sorted(tl.samples, key=lambda s: s.t) if s.requests_ok is not None]
+    if not counted:
+        return None, "external load: not counted by this run"
+    last = counted[-1]
+    ok, failed = last.requests_ok or 0, last.requests_failed or 0
+    if ok + failed == 0:
+        return None, "no request completed"
+    return failed / (ok + failed), f"{failed} of {ok + failed} requests failed"
+
+
+def signal_missing(tl: Timeline) -> tuple[float, str]:
+    start, stop = tl.first("load_start"), tl.first("load_stop")
+    begin = start.t if start else 0.0
+    end = stop.t if stop else tl.end
+    # The first HPA sync comes one period after the start: only count after the signal was first seen.
+    seen = next((s.t for s in sorted(tl.samples, key=lambda s: s.t) if s.signal is not None), None)
+    window = [s for s in tl.samples if max(begin, seen if seen is not None else end) <= s.t <= end]
+    missing = _hold_integral(window, lambda s: 1.0 if s.signal is None else 0.0)
+    gaps = tl.metrics_gaps()
+    note = "; ".join(f"Prometheus unreachable t={a:.1f}-{b:.1f}s" for a, b in gaps) or "signal read throughout"
+    if seen is None and tl.samples:
+        return end - begin, "the HPA never read its signal"
+    return missing, note
+
+
 def evaluate(tl: Timeline, budgets: Budgets) -> list[BudgetResult]:
     f = tl.info.time_factor
     results: list[BudgetResult] = []
@@ -180,6 +210,16 @@ def evaluate(tl: Timeline, budgets: Budgets) -> list[BudgetResult]:
     )
     m, note = return_to_min(tl)
     duration("return_to_min_seconds", "load stop -> back at min replicas", m, budgets.return_to_min_seconds, note)
+    ratio, note = failed_requests(tl)
+    counted = any(s.requests_ok is not None for s in tl.samples)
+    results.append(BudgetResult(
+        "failed_request_ratio", "requests failed", ratio, budgets.max_failed_request_ratio if counted else None,
+        "ratio", not counted or (ratio is not None and ratio <= budgets.max_failed_request_ratio), note,
+    ))
+    missing, note = signal_missing(tl)
+    missing_limit = budgets.max_signal_missing_seconds / f
+    results.append(BudgetResult("signal_missing_seconds", "time under load without the HPA's signal", missing,
+                                missing_limit, "s", missing <= missing_limit, note))
 
     replica_s = _hold_integral(tl.samples, lambda s: s.current_replicas)
     node_s = _hold_integral(tl.samples, lambda s: s.nodes)

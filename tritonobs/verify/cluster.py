@@ -94,13 +94,18 @@ class ClusterWatcher:
         timeline: Timeline,
         prometheus: PrometheusClient | None,
         load: Callable[[], float | None] | None = None,
+        requests: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
         self.kube = kube
         self.stack = stack
         self.tl = timeline
         self.prom = prometheus
         self.load = load
+        self.requests = requests  # (ok, failed) of the run's own load
         self.t0 = timeline.info.started_at
+        self._health: dict[str, tuple[bool, int]] = {}  # pod -> (Ready, restarts) at the last poll
+        self._prom_down_since: float | None = None
+        self._t = 0.0  # time of the poll in progress
         self._first = True
         self._pods: dict[str, _Tracked] = {}
         self._nodes: dict[str, _Tracked] = {}
@@ -113,7 +118,7 @@ class ClusterWatcher:
 
     # --- one observation ---
     def poll(self, now: float) -> Sample:
-        t = now - self.t0
+        t = self._t = now - self.t0
         hpa_obj = self.kube.get(kinds.HPA, self.stack.effective_hpa_name, self.stack.namespace)
         state = hpa.state_of(hpa_obj, self.stack.effective_hpa_name)
         self._hpa_events(hpa_obj or {}, t)
@@ -121,6 +126,7 @@ class ClusterWatcher:
         pods = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         self._diff(self._pods, pods, pod_transitions, "pod_deleted", t)
         self._terminations(pods, t)
+        self._failures(pods, t)
         pool = self.stack.spec.gpu_pool
         node_selector = ",".join(f"{k}={v}" for k, v in sorted(pool.node_selector.items()))
         nodes = self.kube.list(kinds.NODE, label_selector=node_selector)
@@ -148,9 +154,32 @@ class ClusterWatcher:
             ttft_p90=p90,
             ttft_p95=p95,
             signal_prometheus=self._signal_from_prometheus(names),
+            requests_ok=self.requests()[0] if self.requests else None,
+            requests_failed=self.requests()[1] if self.requests else None,
         )
         self.tl.add(sample)
         return sample
+
+    def _failures(self, pods: Iterable[JsonObj], t: float) -> None:
+        """A replica that stops serving: a container restart (crash, liveness probe), or Ready -> not Ready
+        while not terminating (readiness probe failing)."""
+        for p in pods:
+            meta = p.get("metadata") or {}
+            name = str(meta.get("name"))
+            statuses = (p.get("status") or {}).get("containerStatuses") or []
+            restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+            ready = true_since(p, "Ready") is not None
+            before = self._health.get(name)
+            self._health[name] = (ready, restarts)
+            if before is None or meta.get("deletionTimestamp"):
+                continue
+            if restarts > before[1]:
+                last = next(((s.get("lastState") or {}).get("terminated") for s in statuses
+                             if (s.get("lastState") or {}).get("terminated")), None) or {}
+                why = f"{last.get('reason', 'terminated')}, exit code {last.get('exitCode', '?')}" if last else "restarted"
+                self.tl.event(t, "pod_failed", name, f"container restarted ({why}; restartCount {restarts})")
+            elif before[0] and not ready:
+                self.tl.event(t, "pod_failed", name, "no longer Ready (readiness probe failing)")
 
     # --- HPA ---
     def _hpa_events(self, obj: JsonObj, t: float) -> None:
@@ -214,11 +243,19 @@ class ClusterWatcher:
             return None
         try:
             result = self.prom.query(expr)
-        except (QueryError, ExternalError) as e:
+        except ExternalError as e:  # Prometheus does not answer: an outage, named, until it answers again
+            if self._prom_down_since is None:
+                self._prom_down_since = self._t
+                self.tl.event(self._t, "metrics_unreachable", self.prom.url, str(e).removeprefix(self.prom.url + ": "))
+            return None
+        except QueryError as e:
             if not self._prom_failed:  # say it once, keep watching the cluster
                 self.tl.event(self.tl.end, "note", "prometheus", f"query failed: {e}")
             self._prom_failed = True
             return None
+        if self._prom_down_since is not None:
+            self.tl.event(self._t, "metrics_recovered", self.prom.url, f"after {self._t - self._prom_down_since:.1f}s")
+            self._prom_down_since = None
         values = [s.value for s in result if s.value == s.value]  # NaN: no requests in the window
         return values[0] if values else None
 

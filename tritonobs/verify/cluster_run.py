@@ -91,7 +91,8 @@ async def _drive(
         s = load_gen.stats()
         return s.schedule_value if s.elapsed_s < opts.duration_s else 0.0
 
-    watcher = ClusterWatcher(kube, stack, tl, prom, load=load_now if gen else None)
+    watcher = ClusterWatcher(kube, stack, tl, prom, load=load_now if gen else None,
+                             requests=(lambda: (gen.stats().ok, gen.stats().failed)) if gen else None)
     first = await asyncio.to_thread(watcher.poll, clock())  # an unreachable cluster fails here: exit 3
     on_sample(first, "baseline")
     load_task = asyncio.create_task(gen.run()) if gen else None

@@ -103,6 +103,9 @@ async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Call
     tl.event(load_t0, "load_start", value=opts.profile.value_at(0))
     steps = list(opts.profile.changes) if isinstance(opts.profile, Step) else []
     stopped_at: float | None = None
+    # Without Prometheus the run can only fail: once the outage is past its budget, stop and say so.
+    budget_s = stack.spec.budgets.max_signal_missing_seconds / opts.time_factor
+    give_up_s = budget_s + 2 * scaler.sync_period
     try:
         while True:
             now = scaler.now()
@@ -114,13 +117,19 @@ async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Call
                 stopped_at = load_t0 + min(elapsed, opts.duration_s)
                 tl.event(stopped_at, "load_stop")
             load = opts.profile.value_at(elapsed) if stopped_at is None else 0.0
-            sample = await _sample(prom, stack, scaler, now, load)
+            stats = gen.stats()
+            sample = await _sample(prom, stack, scaler, now, load, stats.ok, stats.failed)
             tl.add(sample)
             on_sample(sample, f"sent {gen.stats().sent}, ok {gen.stats().ok}, failed {gen.stats().failed}")
             if scaler_task.done():
                 scaler_task.result()  # a replica failed to start/stop: surface it
                 break
             if stopped_at is not None and (_settled(scaler, min_replicas) or now - stopped_at > settle_seconds(stack, opts)):
+                break
+            down = scaler.metrics_down_since
+            if down is not None and now - down > give_up_s:
+                tl.event(now, "note", "run", f"ended early: {prom.url} has not answered for {now - down:.0f}s, more "
+                         f"than the signal-missing budget ({budget_s:g}s): the HPA cannot scale without it")
                 break
             await asyncio.sleep(opts.sample_s)
     except asyncio.CancelledError:
@@ -142,7 +151,8 @@ def _settled(scaler: LabAutoscaler, min_replicas: int) -> bool:
     return pool.replicas == min_replicas and pool.ready_replicas == min_replicas and pool.launched_nodes <= min_replicas
 
 
-async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, now: float, load: float) -> Sample:
+async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, now: float, load: float,
+                  ok: int, failed: int) -> Sample:
     def ttft(quantile: float) -> float | None:
         try:
             values = [s.value for s in prom.query(measures.ttft_quantile(stack, quantile)) if s.value == s.value]
@@ -154,4 +164,4 @@ async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, n
     p95 = await asyncio.to_thread(ttft, measures.SLO_QUANTILE)
     snap = scaler.snapshot()
     return Sample(now, load, snap.signal, snap.desired, snap.replicas, snap.ready, snap.nodes, p90, p95,
-                  snap.signal_prometheus)
+                  snap.signal_prometheus, ok, failed)

@@ -71,9 +71,18 @@ def timeline_png(tl: Timeline) -> bytes:
     ttft_ax.set_xlabel("seconds since start" + (" (lab time)" if info.time_factor != 1 else ""))
     ttft_ax.legend(loc="upper right", fontsize="small")
 
+    for e in tl.of_kind("pod_failed"):
+        replica_ax.plot([e.t], [0.3], marker="x", color="tab:red", markersize=9, markeredgewidth=2)
+        replica_ax.annotate("replica failed", (e.t, 0.3), textcoords="offset points", xytext=(4, 4),
+                            fontsize="small", color="tab:red")
     for ax in axes:
         _mark_load(ax, tl)
+        for i, (a, b) in enumerate(tl.metrics_gaps()):
+            ax.axvspan(a, b, color="tab:red", alpha=0.12, label="Prometheus unreachable" if i == 0 and ax is
+                       signal_ax else None)
         ax.grid(True, alpha=0.3)
+    if tl.metrics_gaps():
+        signal_ax.legend(loc="upper right", fontsize="small")
     buf = io.BytesIO()
     # No Software/date metadata: the same timeline gives the same bytes.
     fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})

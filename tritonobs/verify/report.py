@@ -75,6 +75,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"${value:,.2f}"
     if unit == "h":
         return f"{value:.3f} h"
+    if unit == "ratio":
+        return f"{value:.2%}"
     return f"{value:.1f} {unit}"
 
 
@@ -99,6 +101,7 @@ def report_markdown(tl: Timeline, results: Sequence[BudgetResult], png_name: str
         )
     if tl.interrupted:
         lines.append("- **interrupted**: this is a partial report")
+    lines += [f"- **fault**: {line}" for line in fault_lines(tl)]
     lines += [
         "",
         f"Replicas {s['replicas_start']} → peak {s['replicas_peak']} → {s['replicas_end']}; "
@@ -120,6 +123,14 @@ def report_markdown(tl: Timeline, results: Sequence[BudgetResult], png_name: str
         detail = f"{e.detail} ({value})" if e.detail and value else (e.detail or value)
         lines.append(f"| {e.t:.1f} | {e.kind} | {e.subject} | {detail} |")
     return "\n".join(lines) + "\n"
+
+
+def fault_lines(tl: Timeline) -> list[str]:
+    """What broke underneath the run, one line each: replicas that stopped serving, Prometheus outages."""
+    lines = [f"replica {e.subject} stopped serving at t={e.t:.1f}s: {e.detail}" for e in tl.of_kind("pod_failed")]
+    url = next((e.subject for e in tl.of_kind("metrics_unreachable")), "Prometheus")
+    lines += [f"Prometheus {url} unreachable from t={a:.1f}s to t={b:.1f}s ({b - a:.1f}s)" for a, b in tl.metrics_gaps()]
+    return lines
 
 
 def _signal_lines(name: str) -> list[str]:

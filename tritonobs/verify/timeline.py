@@ -26,8 +26,14 @@ EventKind = Literal[
     "node_launched",  # NodeClaim created (or Node created when Karpenter is absent)
     "node_ready",
     "node_removed",
+    "pod_failed",  # a replica stopped serving: its process exited, or it failed its probes (detail: why)
+    "metrics_unreachable",  # Prometheus stopped answering (subject: its URL, detail: the error)
+    "metrics_recovered",  # Prometheus answers again (detail: for how long it did not)
     "note",  # anything else worth a line in the report (interrupts, warnings)
 ]
+
+# Events that mean something broke underneath the run: the console prints them as they happen.
+FAULT_KINDS: tuple[str, ...] = ("pod_failed", "metrics_unreachable", "metrics_recovered")
 
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 
@@ -46,6 +52,8 @@ class Sample:
     ttft_p90: float | None = None  # seconds, from Prometheus
     ttft_p95: float | None = None  # seconds, from Prometheus (the SLO's percentile)
     signal_prometheus: float | None = None  # the same average computed from Prometheus now (no adapter/HPA lag)
+    requests_ok: int | None = None  # requests completed so far by the run's own load (None: external load)
+    requests_failed: int | None = None  # requests failed so far (errors, cancelled by a dying replica, ...)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,19 @@ class Timeline:
 
     def of_kind(self, *kinds: EventKind) -> list[Event]:
         return [e for e in self.sorted_events() if e.kind in kinds]
+
+    def metrics_gaps(self) -> list[tuple[float, float]]:
+        """(from, to) of every time Prometheus did not answer; an open gap ends at the end of the run."""
+        gaps, down = [], None
+        for e in self.of_kind("metrics_unreachable", "metrics_recovered"):
+            if e.kind == "metrics_unreachable" and down is None:
+                down = e.t
+            elif e.kind == "metrics_recovered" and down is not None:
+                gaps.append((down, e.t))
+                down = None
+        if down is not None:
+            gaps.append((down, max(self.end, down)))
+        return gaps
 
     @property
     def end(self) -> float:
