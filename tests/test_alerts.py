@@ -171,6 +171,14 @@ def test_each_alert_is_labelled_annotated_and_linked(variant: str) -> None:
         assert rule["for"] and q.duration(duration(rule["for"])) == rule["for"], name
 
 
+def test_every_example_alert_links_an_absolute_runbook_url(example_stack) -> None:  # type: ignore[no-untyped-def]
+    """Alertmanager and Grafana notifications need a full URL; the default points at the project's repository."""
+    links = {r["alert"]: r["annotations"]["runbook_url"] for r in alert_rules(example_stack)}
+    assert links
+    for name, url in links.items():
+        assert url == f"https://github.com/tritonobs/tritonobs/blob/main/docs/runbooks.md#{name.lower()}", name
+
+
 def duration(text: str) -> float:
     from tritonobs.config import duration_seconds
 

@@ -74,7 +74,11 @@ def test_keda_scaledobject() -> None:
     meta = trig["metadata"]
     assert meta["ignoreNullValues"] == "false"
     assert meta["threshold"] == "2"
-    assert so["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    # On a metrics outage KEDA keeps the current replicas when above the fallback count (never scales down).
+    assert so["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2, "behavior": "currentReplicasIfHigher"}
+    # Both act only between 0 and 1 replica; min_replicas >= 1, so they are not rendered.
+    assert "cooldownPeriod" not in so["spec"] and "activationThreshold" not in meta
+    assert so["spec"]["minReplicaCount"] == 1
     assert trig["metricType"] == "AverageValue"
     # One element: an outer sum without grouping over the per-pod expression.
     assert meta["query"].startswith("sum(sum by (pod) (vllm:num_requests_waiting{")

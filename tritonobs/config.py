@@ -13,6 +13,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 API_VERSION = "tritonobs/v1"
+# The project's repository, where docs/runbooks.md is browsable (the default alert runbook links point there;
+# a fork or an internal mirror sets alerts.runbook_base_url to its own copy).
+PROJECT_URL = "https://github.com/tritonobs/tritonobs"
+RUNBOOKS_URL = f"{PROJECT_URL}/blob/main/docs/runbooks.md"
 
 SignalName = Literal[
     "waiting_requests", "inflight_requests", "ttft_p90", "queue_time_avg", "queue_compute_ratio"
@@ -131,8 +135,10 @@ class Fallback(_Strict):
 class Keda(_Strict):
     server_address: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     polling_interval_seconds: int = Field(default=30, gt=0)
-    cooldown_period_seconds: int = Field(default=300, ge=0)
-    activation_threshold: float = Field(default=0, ge=0)
+    # Accepted for older specs, never rendered: KEDA applies both only between 0 and 1 replica, and
+    # min_replicas >= 1. `tritonobs validate` warns when a spec sets them (tritonobs/advice.py).
+    cooldown_period_seconds: int = Field(default=300, ge=0, description="no effect (only 1 -> 0); not rendered")
+    activation_threshold: float = Field(default=0, ge=0, description="no effect (only 0 <-> 1); not rendered")
     fallback: Fallback = Field(default_factory=Fallback)
 
 
@@ -201,7 +207,8 @@ class AlertThresholds(_Strict):
     ttft_burn_slow: float = Field(default=6, gt=1, lt=20)
     ttft_burn_slow_for: Duration = "15m"
     runbook_base_url: str = Field(
-        default="docs/runbooks.md", description="where docs/runbooks.md is browsable; alerts link <this>#<alert>"
+        default=RUNBOOKS_URL,
+        description="absolute URL where docs/runbooks.md is browsable; alerts link <this>#<alert>",
     )
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import EXAMPLE
 from tests.kube.fake_apiserver import ApiServer, serving
+from tests.kube.shared_cluster import FOREIGN_RULE, helm_release, keda_crd, release_config
 from tritonobs.kube.kinds import CUSTOM_METRICS_API_SERVICE
 
 NS = "triton-vllm"
@@ -30,6 +31,7 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 # What a kube-prometheus-stack + prometheus-adapter EKS cluster serves (KEDA only when asked).
 BUILTIN = {
     "v1/configmaps": ("ConfigMap", True),
+    "v1/secrets": ("Secret", True),
     "v1/pods": ("Pod", True),
     "v1/nodes": ("Node", False),
     "apps/v1/deployments": ("Deployment", True),
@@ -40,13 +42,24 @@ PROMETHEUS_CRDS = {
     "monitoring.coreos.com/v1/servicemonitors": ("ServiceMonitor", True),
     "monitoring.coreos.com/v1/prometheusrules": ("PrometheusRule", True),
 }
-KEDA_CRDS = {"keda.sh/v1alpha1/scaledobjects": ("ScaledObject", True)}
+KEDA_CRDS = {
+    "keda.sh/v1alpha1/scaledobjects": ("ScaledObject", True),
+    "apiextensions.k8s.io/v1/customresourcedefinitions": ("CustomResourceDefinition", False),
+}
 KARPENTER_CRDS = {"karpenter.sh/v1/nodeclaims": ("NodeClaim", False)}
 
 
 def declare(fake: ApiServer, resources: dict[str, tuple[str, bool]]) -> None:
     for key, (kind, namespaced) in resources.items():
         fake.resources[key] = kmock.ResourceInfo(kind=kind, namespaced=namespaced, verbs=VERBS)
+
+
+def install_keda(fake: ApiServer, version: str = "2.17.0", behavior: bool = True) -> None:
+    """KEDA as its chart installs it: the ScaledObject CRD (schema of that release) and its metrics APIService."""
+    declare(fake, KEDA_CRDS)
+    fake.seed("apiextensions.k8s.io/v1/customresourcedefinitions", keda_crd(version, behavior), manager="helm")
+    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
 
 
 def serve_pod_metric(fake: ApiServer, metric: str, values: dict[str, str]) -> None:
@@ -144,7 +157,8 @@ def api_service(name: str, available: bool = True) -> dict[str, Any]:
 
 @pytest.fixture
 def fake() -> ApiServer:
-    """The cluster the example stack expects: Triton release, 2 ready pods, g5 nodes, adapter serving our metric."""
+    """The cluster the example stack expects: Triton release, 2 ready pods, g5 nodes, a shared Helm-installed
+    adapter (another team's rule in it) serving our metric."""
     server = ApiServer()
     declare(server, {**BUILTIN, **PROMETHEUS_CRDS})
     server.seed("apps/v1/deployments", deployment(), manager="helm")
@@ -154,6 +168,8 @@ def fake() -> ApiServer:
     server.seed("v1/nodes", node("ip-10-0-1-2.us-west-2.compute.internal", False, "g5.12xlarge"))
     server.seed("v1/nodes", node("ip-10-0-9-9.us-west-2.compute.internal", True, "m5.large", pool="system"))
     server.seed("apiregistration.k8s.io/v1/apiservices", api_service(CUSTOM_METRICS_API_SERVICE))
+    # The shared adapter, Helm-installed by the monitoring team, already serving another team's rule.
+    server.seed("v1/secrets", helm_release(release_config([FOREIGN_RULE])), manager="helm")
     serve_pod_metric(server, METRIC, {f"{DEPLOYMENT}-7d9f-abcde": "1", f"{DEPLOYMENT}-7d9f-fghij": "2"})
     server.on_write.append(hpa_controller(reporting=True))
     return server

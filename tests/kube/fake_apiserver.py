@@ -7,7 +7,8 @@ labelSelector, and create answers 200. This subclass adds, the way kube-apiserve
 - server-side apply (`application/apply-patch+yaml`): creates when missing (201), tracks field ownership in
   `metadata.managedFields` (FieldsV1, lists atomic as in our CRDs/HPA), 409 on a conflict with another
   manager unless `force=true` (which takes ownership), removes fields the manager stopped applying, and
-  skips no-op writes (the resourceVersion stays put);
+  skips no-op writes (the resourceVersion stays put), and treats a `metadata.resourceVersion` in the applied
+  object as a precondition (409 "the object has been modified" when the live one is newer);
 - `dryRun=All` on apply and delete: the answer is computed, nothing is stored;
 - a cluster-wide resourceVersion counter bumped on every write; `generation` bumped on spec changes;
 - list honours `labelSelector` (=, ==, !=, exists, !exists) and, like kube-apiserver's typed lists,
@@ -269,6 +270,12 @@ class ApiServer(kmock.KubernetesEmulator):
             self._notify(key)
             return aiohttp.web.json_response(self.stored(self._res(request), request.namespace, str(request.name)), status=201)
 
+        wanted_rv = (applied.get("metadata") or {}).get("resourceVersion")
+        if wanted_rv and wanted_rv != live["metadata"].get("resourceVersion"):
+            r = request.resource
+            return _status(409, "Conflict", f'Operation cannot be fulfilled on {r.plural if r else "objects"} '  # type: ignore[union-attr]
+                           f'"{request.name}": the object has been modified; please apply your changes to the '
+                           "latest version and try again")
         entries = copy.deepcopy(live["metadata"].get("managedFields") or [])
         conflicts = []
         for entry in entries:

@@ -9,7 +9,6 @@ import pytest
 
 from tests.kube.conftest import (
     DEPLOYMENT,
-    KEDA_CRDS,
     MON,
     NS,
     TOKEN,
@@ -17,6 +16,7 @@ from tests.kube.conftest import (
     declare,
     deployment,
     hpa_controller,
+    install_keda,
     keda,
     write_kubeconfig,
 )
@@ -71,11 +71,12 @@ def test_apply_creates_then_reapply_changes_nothing(cli, fake, stack_dir, kubeco
     assert [(m["manager"], m["operation"]) for m in hpa["metadata"]["managedFields"]] == [("tritonobs", "Apply")]
     sm = fake.stored(SM, NS, SM_NAME)
     assert sm is not None and sm["metadata"]["labels"] == {**OURS, "release": "kube-prometheus-stack"}
-    # Helm owns the adapter: apply prints the exact upgrade command instead of touching its ConfigMap.
-    values = stack_dir.root.resolve() / "adapter_rules" / "prometheus-adapter-values.yaml"
+    # Helm owns the adapter: apply prints the exact upgrade command instead of touching its ConfigMap
+    # (what the values file holds: tests/kube/test_shared_adapter.py).
+    values = stack_dir.root.resolve() / ".tritonobs" / "prometheus-adapter-values.yaml"
     assert (
-        f"helm upgrade prometheus-adapter prometheus-community/prometheus-adapter -n {MON} --reuse-values -f {values}"
-        in first.out
+        f"helm upgrade prometheus-adapter prometheus-community/prometheus-adapter -n {MON} --version 4.10.0 "
+        f"--reuse-values -f {values}" in first.out
     )
     assert fake.stored(CM, MON, "prometheus-adapter") is None
     assert "reads its metrics: tritonobs_waiting_requests 1500m/2" in first.out
@@ -131,9 +132,7 @@ def test_dry_run_shows_a_diff_and_changes_nothing(cli, fake, stack_dir, kubeconf
 
 
 def test_prune_deletes_only_this_stacks_leftovers(cli, fake, stack_dir, kubeconfig) -> None:
-    declare(fake, KEDA_CRDS)
-    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
+    install_keda(fake)
     assert apply(cli, stack_dir, kubeconfig).code == 0
     other = {MANAGED_BY: "tritonobs", PART_OF: "other-stack"}
     foreign = [
@@ -222,9 +221,7 @@ def keda_operator(fake: ApiServer, key: Any, obj: dict[str, Any]) -> None:
 
 
 def test_prune_leaves_the_hpa_keda_makes_from_our_scaled_object(cli, fake, stack_dir, kubeconfig) -> None:
-    declare(fake, KEDA_CRDS)
-    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
+    install_keda(fake)
     fake.on_write.append(keda_operator)
     stack_dir.edit(keda)
     assert apply(cli, stack_dir, kubeconfig, "--wait-seconds", "0").code == 0

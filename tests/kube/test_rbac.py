@@ -9,11 +9,11 @@ import yaml
 
 from tests.kube.conftest import (
     KARPENTER_CRDS,
-    KEDA_CRDS,
     NS,
     StackDir,
     declare,
     hpa_controller,
+    install_keda,
     keda,
     nodeclaim,
 )
@@ -43,14 +43,15 @@ def seed_stale_of_every_kind(fake: ApiServer, namespaces: list[str]) -> None:
                 "labels": {kinds.MANAGED_BY: "tritonobs", kinds.PART_OF: "triton-vllm"}}})
 
 
-@pytest.mark.parametrize("variant", ["adapter", "keda"])
+@pytest.mark.parametrize("variant", ["adapter", "adapter-configmap", "keda"])
 def test_rendered_rbac_is_exactly_what_the_code_calls(variant, cli, fake, stack_dir: StackDir, kubeconfig) -> None:
-    declare(fake, {**KEDA_CRDS, **KARPENTER_CRDS})
+    install_keda(fake)
+    declare(fake, KARPENTER_CRDS)
     fake.seed("karpenter.sh/v1/nodeclaims", nodeclaim("g5-gpu-karpenter-abcde"))
-    fake.seed("apiregistration.k8s.io/v1/apiservices", {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-              "metadata": {"name": "v1beta1.external.metrics.k8s.io"}})
     if variant == "keda":
         stack_dir.edit(keda)
+    if variant == "adapter-configmap":
+        stack_dir.edit(lambda d: d["monitoring"].update(adapter_install="configmap"))
     stack, sources, _ = prepare(stack_dir.spec, None)
     objects = kube_objects(stack, sources)
     seed_stale_of_every_kind(fake, kinds.namespaces(stack, objects))

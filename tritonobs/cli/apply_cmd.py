@@ -15,8 +15,8 @@ from rich.console import Console
 from tritonobs.cli.options import SpecOption
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.kube import adapter, hpa, keda, preflight
 from tritonobs.kube import apply as engine
-from tritonobs.kube import hpa, preflight
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.kube.connection import Target, connect
 from tritonobs.kube.errors import PreflightFailed
@@ -30,7 +30,6 @@ ContextOption = typer.Option(None, "--context", help="kubeconfig context (defaul
 KubeconfigOption = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 ClusterOption = typer.Option(None, "--cluster", help="EKS cluster name (overrides cluster.name; implies EKS)")
 RegionOption = typer.Option(None, "--region", help="AWS region (overrides cluster.region)")
-HELM_CHART = "prometheus-community/prometheus-adapter"
 _STYLE = {"created": "green", "configured": "yellow", "unchanged": "dim"}
 
 
@@ -53,10 +52,48 @@ def connect_to(stack: Stack, spec: Path, target: Target) -> Kube:
         raise
 
 
-def helm_command(stack: Stack, spec: Path) -> str:
-    mon = stack.spec.monitoring
-    values = spec.resolve().parent / "adapter_rules" / "prometheus-adapter-values.yaml"
-    return f"helm upgrade {mon.adapter_release} {HELM_CHART} -n {mon.namespace} --reuse-values -f {values}"
+def _adapter_plan(kube: Kube, stack: Stack, spec: Path) -> adapter.HelmPlan | adapter.ConfigMapPlan | None:
+    """Read the shared adapter's live rules and merge ours in; refusals (exit 2) come before any write."""
+    try:
+        return adapter.plan(kube, stack)
+    except adapter.AdapterRefused as e:
+        if e.spec_key:
+            file, line = spec_location(spec, e.spec_key)
+            raise UsageError(e.detail, file=file, line=line) from None
+        raise
+
+
+def _check_keda(kube: Kube, spec: Path) -> None:
+    try:
+        out.print(keda.check(kube), markup=False)
+    except keda.KedaTooOld as e:
+        file, line = spec_location(spec, ("autoscaling", "engine"))
+        raise UsageError(e.detail, file=file, line=line) from None
+
+
+def _apply_adapter_configmap(kube: Kube, plan: adapter.ConfigMapPlan, dry_run: bool, force: bool) -> engine.Applied:
+    if not plan.merged.changed:
+        return engine.Applied(plan.ref, "unchanged")
+    return engine.apply_one(kube, plan.obj, dry_run=dry_run, force=force)
+
+
+def _helm(kube: Kube, plan: adapter.HelmPlan, spec: Path, dry_run: bool) -> None:
+    r = plan.release
+    where = f"prometheus-adapter: Helm release {r.namespace}/{r.name} revision {r.revision} (chart {r.chart_version})"
+    for w in plan.warnings:
+        out.print(f"[yellow]warning[/]: {w}")
+    if not plan.merged.changed:
+        out.print(f"{where} already serves this stack's rules ({plan.merged.summary()}): nothing to run", markup=False)
+        return
+    out.print(f"{where}: {plan.merged.summary()}", markup=False)
+    values = spec.resolve().parent / adapter.VALUES_FILE
+    if dry_run:
+        out.print(f"dry run: {values} not written; apply would print the helm upgrade that uses it", markup=False)
+        return
+    values.parent.mkdir(parents=True, exist_ok=True)
+    values.write_text(plan.values_text(kube.endpoint), encoding="utf-8")
+    out.print(f"wrote {values} (the release's whole rules.custom, ours merged in); apply it with", markup=False)
+    out.print(f"  {plan.command(values)}", markup=False)
 
 
 def _preflight(kube: Kube, stack: Stack, spec: Path, objects: list[JsonObj]) -> None:
@@ -111,12 +148,14 @@ def register(app: typer.Typer) -> None:
         engine.check_labels(stack, objects)
         kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
         _preflight(kube, stack, spec, objects)
-        helm = stack.spec.autoscaling.engine == "adapter" and stack.spec.monitoring.adapter_install == "helm"
-        if helm:
-            out.print("prometheus-adapter is Helm-managed: apply its rules with", markup=False)
-            out.print(f"  {helm_command(stack, spec)}", markup=False)
+        if stack.spec.autoscaling.engine == "keda":
+            _check_keda(kube, spec)
+        plan = _adapter_plan(kube, stack, spec)
         verb = "would be " if dry_run else ""
-        results = engine.apply_all(kube, stack, objects, dry_run=dry_run, force=force_conflicts)
+        results = []
+        if isinstance(plan, adapter.ConfigMapPlan):  # the rules before the HPA that reads them
+            results.append(_apply_adapter_configmap(kube, plan, dry_run, force_conflicts))
+        results += engine.apply_all(kube, stack, objects, dry_run=dry_run, force=force_conflicts)
         for r in results:
             out.print(f"[{_STYLE[r.outcome]}]{verb}{r.outcome:<10}[/] {r.ref}")
             if r.diff:
@@ -134,6 +173,10 @@ def register(app: typer.Typer) -> None:
             + (f", {counts['kept']} kept" if counts["kept"] else ""),
             markup=False,
         )
+        if isinstance(plan, adapter.ConfigMapPlan):
+            out.print(f"{plan.ref} (shared prometheus-adapter config): {plan.merged.summary()}", markup=False)
+        if isinstance(plan, adapter.HelmPlan):
+            _helm(kube, plan, spec, dry_run)
         mon = stack.spec.monitoring
         adapter_cm = f"ConfigMap {mon.namespace}/{mon.adapter_release}"
         if not dry_run and any(r.ref == adapter_cm and r.outcome != "unchanged" for r in results):

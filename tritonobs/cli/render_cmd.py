@@ -52,12 +52,24 @@ def backend_notes(stack: Stack) -> list[str]:
     return notes
 
 
+def print_warnings(stack: Stack, spec: Path) -> None:
+    """Valid values that will not do what they suggest: `warning: file:line: key: what`, exit status unchanged."""
+    from tritonobs.advice import warnings
+    from tritonobs.cli.apply_cmd import spec_location  # lazy: apply_cmd imports this module
+
+    for w in warnings(stack):
+        file, line = spec_location(spec, w.key)
+        where = f"{file}:{line}" if line else file
+        out.print(f"warning: {where}: {w.path}: {w.message}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def validate(spec: Path = SpecOption, dashboards: Path | None = DashboardsOption) -> None:
         """Load the spec, resolve it, run the cross-artifact checks. Writes nothing."""
         stack, _, artifacts = prepare(spec, dashboards)
         out.print(f"{spec}: ok ({len(stack.model_names)} models, {len(artifacts)} artifacts would render)")
+        print_warnings(stack, spec)
         for line in backend_notes(stack):
             out.print(line, markup=False)
 
@@ -69,7 +81,8 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="exit 1 with a diff when committed outputs are stale"),
     ) -> None:
         """Render every artifact of the stack (dashboards, adapter rules, HPA/KEDA, alerts)."""
-        _, _, artifacts = prepare(spec, dashboards)
+        stack, _, artifacts = prepare(spec, dashboards)
+        print_warnings(stack, spec)
         root = out_dir or spec.resolve().parent
         if check:
             drifted = emit.drift(artifacts, root)

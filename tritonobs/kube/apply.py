@@ -4,8 +4,9 @@ Outcomes are decided by comparing the object before and after: an apply that cha
 resourceVersion alone (the API server skips no-op writes), so a second apply reports every object
 unchanged. Prune only ever deletes objects carrying BOTH ownership labels of this stack that the current
 spec no longer renders (the server-side label selector is double-checked client-side), never one a
-controller made from our objects (KEDA's HPA carries the ScaledObject's labels), and never one that
-another field manager or a Helm release also manages: those are listed as kept.
+controller made from our objects (KEDA's HPA carries the ScaledObject's labels), never one that
+another field manager or a Helm release also manages (those are listed as kept), and never the shared
+prometheus-adapter ConfigMap (kube/adapter.py edits only our rules in it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from tritonobs.kube import errors, kinds
+from tritonobs.kube.adapter import protected
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.model import Stack
 
@@ -106,6 +108,11 @@ def apply_one(kube: Kube, obj: JsonObj, *, dry_run: bool, force: bool) -> Applie
     try:
         result = kube.apply(kind, obj, dry_run=dry_run, force=force)
     except errors.Conflict as e:
+        if "has been modified" in e.api_message:  # the resourceVersion we read is no longer the live one
+            raise errors.Modified(
+                f"{ref}: changed on the server after tritonobs read it (someone else wrote it meanwhile); "
+                "nothing of it was applied: re-run apply to merge into the new version"
+            ) from None
         raise errors.ApplyConflict(
             f"{ref}: {e.api_message} — another field manager owns these fields; "
             "re-run with --force-conflicts to take them over"
@@ -160,6 +167,7 @@ def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool
     for obj in objects:
         meta = obj["metadata"]
         rendered.add(_key(kinds.kind_of(obj), meta.get("namespace"), meta["name"]))
+    rendered |= {_key(kind, ns, name) for kind, ns, name in protected(stack)}
     pruned: list[str] = []
     kept: list[tuple[str, str]] = []
     # Scalers first, the things they read last: the reverse of the apply order.

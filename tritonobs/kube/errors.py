@@ -45,3 +45,7 @@ class PreflightFailed(CheckFailed):
 
 class UnlabelledObject(CheckFailed):
     """A rendered object lacks our ownership labels: prune could never find it again, so refuse."""
+
+
+class Modified(CheckFailed):
+    """An object we read and merged into was changed by someone else before our write (409 on resourceVersion)."""

@@ -53,6 +53,11 @@ class Kind:
 SERVICE_MONITOR = Kind("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors")
 PROMETHEUS_RULE = Kind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules")
 CONFIG_MAP = Kind("v1", "ConfigMap", "configmaps")
+# Helm keeps each release revision in a Secret (its default storage driver); apply reads the
+# prometheus-adapter release's values from it to merge our rules into them.
+SECRET = Kind("v1", "Secret", "secrets")
+# apply reads KEDA's ScaledObject CRD to learn whether the installed KEDA knows `fallback.behavior`.
+CRD = Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False)
 HPA = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 SCALED_OBJECT = Kind("keda.sh/v1alpha1", "ScaledObject", "scaledobjects")
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")

@@ -42,14 +42,16 @@ def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact
 
 
 def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeObject]:
-    """Everything `tritonobs apply` sends, in dependency order (monitoring first, the HPA last)."""
-    from tritonobs.render import adapter_rules, alerts, hpa, servicemonitor
+    """Everything `tritonobs apply` owns and sends, in dependency order (monitoring first, the HPA last).
+
+    Not here: the prometheus-adapter's rules. The adapter is shared, so apply merges them into its live
+    configuration (kube/adapter.py) instead of owning an object."""
+    from tritonobs.render import alerts, hpa, servicemonitor
     from tritonobs.render import dashboards as dash
 
     objs: list[KubeObject] = []
     objs += servicemonitor.objects(stack)
     objs += alerts.objects(stack)
     objs += dash.objects(stack, dashboards)
-    objs += adapter_rules.objects(stack)
     objs += hpa.objects(stack)
     return objs

@@ -3,6 +3,12 @@
 The query sums the per-pod signal over pods; KEDA's HPA divides by replicas (AverageValue), so the
 threshold is per pod, like the adapter path. `ignoreNullValues: "false"` makes a lost series an error
 (and the fallback replicas apply) instead of silently reading 0.
+
+The fallback keeps the current replica count when it is higher (`behavior: currentReplicasIfHigher`, KEDA
+>= 2.17; apply checks the installed KEDA): KEDA's default `static` fallback would scale a busy Deployment
+down to `fallback.replicas` during a metrics outage. `cooldownPeriod` and `activationThreshold` are not
+rendered: KEDA applies them only between 0 and 1 replica, and tritonobs never scales to zero
+(`min_replicas` >= 1); scale-down pacing is the HPA behavior's.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from tritonobs.model import SignalUse, Stack
 from tritonobs.render import Artifact, KubeObject
 from tritonobs.render.hpa import behavior, scale_target_ref
 from tritonobs.render.yamlfmt import to_yaml
+
+FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 
 
 def trigger_query(stack: Stack, use: SignalUse) -> str:
@@ -31,10 +39,13 @@ def scaled_object(stack: Stack) -> KubeObject:
         "spec": {
             "scaleTargetRef": scale_target_ref(stack),
             "pollingInterval": k.polling_interval_seconds,
-            "cooldownPeriod": k.cooldown_period_seconds,
             "minReplicaCount": a.min_replicas,
             "maxReplicaCount": a.max_replicas,
-            "fallback": {"failureThreshold": k.fallback.failure_threshold, "replicas": k.fallback.replicas},
+            "fallback": {
+                "failureThreshold": k.fallback.failure_threshold,
+                "replicas": k.fallback.replicas,
+                "behavior": FALLBACK_BEHAVIOR,
+            },
             "advanced": {"horizontalPodAutoscalerConfig": {"name": stack.keda_hpa_name, "behavior": behavior(stack)}},
             "triggers": [
                 {
@@ -44,9 +55,8 @@ def scaled_object(stack: Stack) -> KubeObject:
                     "metadata": {
                         "serverAddress": k.server_address,
                         "query": trigger_query(stack, use),
-                        # KEDA parses both as floats (strconv.ParseFloat), not as quantities.
+                        # KEDA parses it as a float (strconv.ParseFloat), not as a quantity.
                         "threshold": q.number(use.target),
-                        "activationThreshold": q.number(k.activation_threshold),
                         "ignoreNullValues": "false",
                     },
                 }

@@ -7,6 +7,11 @@ Exactly the calls the code makes (a test records them against the emulated API s
 - prune: list + delete every kind tritonobs may render, in every namespace the stack uses;
 - preflight: get/list the Triton Deployment, list HPAs (who else scales it), get the metrics APIService;
 - wait/status: get the HPA, get our custom metrics for the pods, list pods, list the GPU nodes;
+- the shared prometheus-adapter (engine adapter): with `adapter_install: helm`, list the Helm release's
+  storage Secrets in the adapter's namespace (Helm keeps a release's values there; this is the same access
+  `helm upgrade` itself needs, and RBAC cannot narrow a list to Helm's labels); with `configmap`, get and
+  apply the adapter's ConfigMap;
+- KEDA (engine keda): get the ScaledObject CRD, whose schema tells whether KEDA knows fallback.behavior;
 - verify: get the HPA, list pods and GPU nodes, and list Karpenter's NodeClaims (cluster-scoped). Whether
   Karpenter is installed is only known on the cluster, so the NodeClaim grant is always there: without the
   CRD it authorizes nothing.
@@ -66,6 +71,13 @@ def needed(stack: Stack, objects: Iterable[Mapping[str, Any]]) -> set[Permission
     perms |= _grant(kinds.NODE, None, "list")
     perms |= _grant(kinds.NODECLAIM, None, "list")
     perms |= _grant(kinds.API_SERVICE, None, "get")
+    mon = stack.spec.monitoring
+    if stack.spec.autoscaling.engine == "adapter" and mon.adapter_install == "helm":
+        perms |= _grant(kinds.SECRET, mon.namespace, "list")
+    if stack.spec.autoscaling.engine == "adapter" and mon.adapter_install == "configmap":
+        perms |= _grant(kinds.CONFIG_MAP, mon.namespace, "get", "patch", "create")
+    if stack.spec.autoscaling.engine == "keda":
+        perms |= _grant(kinds.CRD, None, "get")
     if stack.spec.autoscaling.engine == "adapter":
         for use in stack.signals:
             perms.add(Permission(ns, kinds.CUSTOM_METRICS_GROUP, f"pods/{use.signal.adapter_metric}", "get"))

@@ -24,8 +24,9 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def to_yaml(obj: Any, *, header: bool = True) -> str:
-    body = yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=100, allow_unicode=True)
+def to_yaml(obj: Any, *, header: bool = True, sort_keys: bool = True) -> str:
+    """sort_keys=False keeps a document's own key order (a shared config that others wrote)."""
+    body = yaml.dump(obj, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False, width=100, allow_unicode=True)
     return (f"# {GENERATED_BY}\n" if header else "") + body
 
 

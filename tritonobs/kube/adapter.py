@@ -1,0 +1,180 @@
+"""Deliver this stack's prometheus-adapter rules into a shared adapter without dropping anyone else's.
+
+The adapter serves every team from one rule list, so apply reads the live list, merges (render/adapter_merge:
+foreign rules kept in place, ours added/updated/removed, a foreign rule under one of our names refused) and
+writes the whole list back:
+
+- `monitoring.adapter_install: helm`: the list is the release's `rules.custom`, read from Helm's own record of
+  the release (kube/helm_release). apply writes a values file holding only `rules.custom` (every rule of the
+  release plus ours) and prints `helm upgrade --reuse-values --version <the release's chart version> -f` with
+  it: Helm replaces the list with one that still holds every other rule, and `--reuse-values` keeps every
+  other value (`rules.default`, the Prometheus URL, the relist interval) as the release has it. tritonobs
+  never changes those shared settings; it warns when they disagree with the spec. Nothing to change: no file,
+  no command.
+- `monitoring.adapter_install: configmap`: the list is `rules` of `config.yaml` in the adapter's ConfigMap;
+  apply server-side-applies the merged text (optimistic: the read resourceVersion is a precondition). The
+  ConfigMap is the adapter's, not ours: it carries no ownership labels and prune never deletes it.
+
+Only `autoscaling.engine: adapter` touches the adapter; with KEDA it is left as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tritonobs.config import duration_seconds
+from tritonobs.errors import UsageError
+from tritonobs.kube import helm_release, kinds
+from tritonobs.kube.client import JsonObj, Kube
+from tritonobs.model import Stack
+from tritonobs.render import adapter_rules
+from tritonobs.render.adapter_merge import Merged, merge
+from tritonobs.render.yamlfmt import to_yaml
+
+HELM_CHART = "prometheus-community/prometheus-adapter"
+CHART_NAME = "prometheus-adapter"
+VALUES_FILE = Path(".tritonobs") / "prometheus-adapter-values.yaml"  # beside the spec; git-ignored
+
+
+class AdapterRefused(UsageError):
+    """The adapter's live configuration cannot be merged into safely (exit 2, nothing applied)."""
+
+    def __init__(self, message: str, spec_key: tuple[str, ...] | None = None) -> None:
+        self.spec_key = spec_key
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class HelmPlan:
+    release: helm_release.Release
+    merged: Merged
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {"rules": {"custom": self.merged.rules}}
+
+    def values_text(self, endpoint: str) -> str:
+        r = self.release
+        head = (
+            f"# prometheus-adapter values written by `tritonobs apply` from Helm release {r.namespace}/{r.name}\n"
+            f"# revision {r.revision} (chart {r.chart} {r.chart_version}) on {endpoint}: the release's rules.custom,\n"
+            "# every rule of others as it was, with this stack's rules brought up to date. Helm replaces the\n"
+            "# whole list: use it only with --reuse-values, and only while that revision is the current one\n"
+            "# (re-run `tritonobs apply` after any other upgrade of the release).\n"
+        )
+        return head + to_yaml(self.values, header=False, sort_keys=False)
+
+    def command(self, values_path: Path) -> str:
+        r = self.release
+        version = f" --version {r.chart_version}" if r.chart_version else ""
+        return f"helm upgrade {r.name} {HELM_CHART} -n {r.namespace}{version} --reuse-values -f {values_path}"
+
+
+@dataclass(frozen=True)
+class ConfigMapPlan:
+    ref: str
+    merged: Merged
+    obj: JsonObj  # what to apply when merged.changed
+
+
+def plan(kube: Kube, stack: Stack) -> HelmPlan | ConfigMapPlan | None:
+    if stack.spec.autoscaling.engine != "adapter":
+        return None
+    if stack.spec.monitoring.adapter_install == "helm":
+        return helm_plan(kube, stack)
+    return configmap_plan(kube, stack)
+
+
+def helm_plan(kube: Kube, stack: Stack) -> HelmPlan:
+    mon = stack.spec.monitoring
+    release = helm_release.find(kube, mon.namespace, mon.adapter_release)
+    where = f"Helm release {mon.namespace}/{mon.adapter_release}"
+    if release is None:
+        raise AdapterRefused(
+            f"no Helm release {mon.adapter_release!r} in namespace {mon.namespace} (no Secret or ConfigMap "
+            f"labelled owner=helm,name={mon.adapter_release}): set monitoring.adapter_release to the adapter's "
+            "release, or monitoring.adapter_install: configmap when it was not installed with Helm",
+            ("monitoring", "adapter_release"),
+        )
+    if release.chart != CHART_NAME:
+        raise AdapterRefused(
+            f"{where} is chart {release.chart!r}, not {CHART_NAME}: set monitoring.adapter_release to the "
+            "prometheus-adapter release",
+            ("monitoring", "adapter_release"),
+        )
+    values = release.values
+    raw = values.get("rules")
+    rules: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if rules.get("existing"):
+        raise AdapterRefused(
+            f"{where} sets rules.existing={rules['existing']!r}: the adapter reads that ConfigMap, not the "
+            "chart's rules, so rules merged into the release would do nothing; add the rules of "
+            "adapter_rules/prometheus-adapter-config.yaml to that ConfigMap by hand"
+        )
+    custom = rules.get("custom") or []
+    if not isinstance(custom, list):
+        raise AdapterRefused(f"{where}: rules.custom is a {type(custom).__name__}, not a list; cannot merge safely")
+    merged = merge(custom, adapter_rules.rules(stack), stack.name, f"{where} rules.custom")
+    return HelmPlan(release, merged, _setting_warnings(stack, values, where))
+
+
+def _setting_warnings(stack: Stack, values: dict[str, Any], where: str) -> list[str]:
+    """The adapter's shared settings tritonobs leaves alone, where they disagree with the spec."""
+    mon = stack.spec.monitoring
+    out: list[str] = []
+    raw = values.get("prometheus")
+    prom: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    # The chart's flag: --prometheus-url={{url}}{{if port}}:{{port}}{{end}}{{path}}
+    live = f"{prom.get('url', '')}{':' + str(prom['port']) if prom.get('port') else ''}{prom.get('path') or ''}"
+    want = adapter_rules.prometheus_values(mon.prometheus_url)
+    wanted = f"{want['url']}:{want['port']}{want['path']}"
+    if live.rstrip("/") != wanted.rstrip("/"):
+        out.append(
+            f"{where} queries Prometheus at {live or '<unset>'}, the spec's monitoring.prometheus_url is "
+            f"{mon.prometheus_url}: the adapter serves our metrics from {live or 'nowhere'} (tritonobs leaves the "
+            "shared adapter's prometheus.url/port/path alone; fix whichever is wrong)"
+        )
+    relist = str(values.get("metricsRelistInterval") or "")
+    try:
+        same = duration_seconds(relist) == duration_seconds(mon.adapter_relist_interval)
+    except ValueError:
+        same = relist == mon.adapter_relist_interval
+    if not same:
+        out.append(
+            f"{where} relists every {relist or '<unset>'}, the spec's monitoring.adapter_relist_interval is "
+            f"{mon.adapter_relist_interval}: new pods reach the HPA after up to {relist or 'the default 10m'} "
+            "(tritonobs leaves the shared adapter's metricsRelistInterval alone)"
+        )
+    return out
+
+
+def configmap_plan(kube: Kube, stack: Stack) -> ConfigMapPlan:
+    mon = stack.spec.monitoring
+    ref = f"ConfigMap {mon.namespace}/{mon.adapter_release}"
+    live = kube.get(kinds.CONFIG_MAP, mon.adapter_release, mon.namespace)
+    text = str(((live or {}).get("data") or {}).get(adapter_rules.CONFIG_KEY) or "")
+    try:
+        doc = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as e:
+        raise AdapterRefused(f"{ref}: {adapter_rules.CONFIG_KEY} is not YAML ({e}); cannot merge safely") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules") or [], list):
+        raise AdapterRefused(f"{ref}: {adapter_rules.CONFIG_KEY} is not a prometheus-adapter config; cannot merge safely")
+    merged = merge(doc.get("rules") or [], adapter_rules.rules(stack), stack.name, f"{ref} {adapter_rules.CONFIG_KEY} rules")
+    new_text = to_yaml({**doc, "rules": merged.rules}, header=False, sort_keys=False) if merged.changed else text
+    meta: JsonObj = {"name": mon.adapter_release, "namespace": mon.namespace}
+    if live is not None:
+        meta["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {adapter_rules.CONFIG_KEY: new_text}}
+    return ConfigMapPlan(ref, merged, obj)
+
+
+def protected(stack: Stack) -> list[tuple[kinds.Kind, str, str]]:
+    """(kind, namespace, name) of shared objects prune must never delete, whatever labels they carry
+    (an adapter ConfigMap an older tritonobs applied carries ours)."""
+    mon = stack.spec.monitoring
+    return [(kinds.CONFIG_MAP, mon.namespace, mon.adapter_release)]
