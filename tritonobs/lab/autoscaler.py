@@ -268,6 +268,11 @@ class LabAutoscaler:
             await asyncio.gather(removing, return_exceptions=True)
         try:
             replica = await asyncio.to_thread(self.lab.add_replica, pod)
+        except ExternalError as e:
+            # The container died while starting (the lab already retried once): a crash-looping pod, as on a
+            # cluster. It stays not Ready and restarts after the back-off; the run goes on and reports it.
+            self.pool.replica_failed(pod, self.now(), f"failed to start: {e}")
+            return
         except Exception as e:  # noqa: BLE001 (handed to the loop, which re-raises it)
             self.error = e
             return

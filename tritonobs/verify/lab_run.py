@@ -74,8 +74,10 @@ def run_lab_verify(
 ) -> None:
     """Run the lab and fill `timeline`. Ctrl-C (KeyboardInterrupt) propagates after the lab is torn down;
     the timeline then holds everything seen so far."""
+    # A real vLLM engine is heavy on a CPU: with it, the replicas serve only the model the load drives.
+    models = [opts.model or stack.model_names[0]] if opts.engine.kind == "vllm" else None
     with Lab(stack, opts.workdir, replicas=0, model_repository=opts.model_repository, engine=opts.engine,
-             backfill_seconds=0) as lab:
+             backfill_seconds=0, models=models) as lab:
         asyncio.run(_drive(lab, opts, timeline, on_sample or (lambda s, line: None)))
 
 
