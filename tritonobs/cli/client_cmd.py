@@ -8,9 +8,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tritonobs.cli.load_cmd import check_output_file
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.cli.load_cmd import MAX_CONCURRENCY
+from tritonobs.errors import ExternalError
+from tritonobs.inputs import INT32_MAX, count, host_port, output_file, seconds
 from tritonobs.load.client import (
+    MAX_REQUESTS,
     ClientOptions,
     ClientResult,
     format_request_line,
@@ -18,7 +20,6 @@ from tritonobs.load.client import (
     results_file_text,
     run_client,
 )
-from tritonobs.load.profiles import parse_duration
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -55,13 +56,14 @@ def register(app: typer.Typer) -> None:
 
         Exit 3 when Triton is unreachable or requests fail, 2 on bad input.
         """
-        check_output_file("--results-file", results_file)
-        timeout_s = None
-        if stream_timeout is not None:
-            try:
-                timeout_s = parse_duration(stream_timeout)
-            except ValueError as e:
-                raise UsageError(f"--stream-timeout: {e}") from None
+        host_port("--url", url)
+        count("--iterations", iterations, 1, MAX_REQUESTS)
+        count("--offset", offset, 0, 2**63 - 1)
+        count("--concurrency", concurrency, 0, MAX_CONCURRENCY, " (0: every request at once)")
+        if max_tokens is not None:
+            count("--max-tokens", max_tokens, 1, INT32_MAX)
+        output_file("--results-file", results_file)
+        timeout_s = seconds("--stream-timeout", stream_timeout) if stream_timeout is not None else None
         opts = ClientOptions(
             model_name=model_name,
             url=url,

@@ -12,6 +12,7 @@ from tritonobs.checks import run_all
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.inputs import input_dir, output_dir
 from tritonobs.model import Stack
 from tritonobs.render import Artifact, DashboardSource, render_all
 
@@ -24,6 +25,8 @@ DashboardsOption = typer.Option(
 
 def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardSource], list[Artifact]]:
     """Load, resolve, check and render. Raises UsageError (exit 2) before anything is written."""
+    if dashboards is not None:
+        input_dir(dashboards, "dashboards folder", " (check --dashboards)")
     stack = load_stack(spec)
     sources = load_dashboards(dashboards or spec.resolve().parent / "dashboards")
     problems = run_all(stack, sources)
@@ -81,6 +84,9 @@ def register(app: typer.Typer) -> None:
                 )
             out.print(f"up to date: {len(artifacts)} artifacts")
             return
+        if out_dir is not None:
+            output_dir("--out", out_dir)
+        emit.check_writable(artifacts, root)
         written, removed = emit.write(artifacts, root)
         for p in written:
             out.print(f"wrote   {p}")
