@@ -195,6 +195,9 @@ def register(app: typer.Typer) -> None:
             _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval)
             return
         stack = load_stack(spec)
+        if drive is not None and drive not in stack.model_names:
+            raise UsageError(f"--drive {drive!r}: not in the spec (models: {', '.join(stack.model_names)})",
+                             file=str(spec))
         if print_load_job:
             _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image)
             return
@@ -241,8 +244,6 @@ def _lab(
 
     if signal is not None:
         stack = with_signal(stack, signal)
-    if model is not None and model not in stack.model_names:
-        raise UsageError(f"--drive {model!r}: not in the spec (models: {', '.join(stack.model_names)})", file=str(spec))
     if rate is None and concurrency is None:
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
