@@ -147,6 +147,8 @@ CASES = [
     # --- render / dashboards ---
     Case("render-out-is-a-file", ["render", *S, "--out", "{tmp}/out"], "--out {tmp}/out: is a file; name a folder",
          (spec(), write("out", "keep me\n"))),
+    Case("render-check-out-is-a-file", ["render", *S, "--check", "--out", "{tmp}/out"], "--out {tmp}/out: is a file; "
+         "name a folder", (spec(), write("out", "keep me\n"))),
     Case("render-out-under-a-file", ["render", *S, "--out", "{tmp}/out/sub"],
          "--out {tmp}/out/sub: cannot write there ({tmp}/out is not a writable folder)", (spec(), write("out", "x\n"))),
     Case("render-file-in-the-way", ["render", *S, "--out", "{tmp}/out"], "{tmp}/out/adapter_rules is in the way: a "

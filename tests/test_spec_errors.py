@@ -21,6 +21,7 @@ EXPECTED = {
     "bad-duration": "75: monitoring.scrape_interval: not a duration (got '30 seconds'): write a number and a unit, e.g. 30s, 5m, 1h",
     "bad-eks-cluster-name": "8: cluster.name: not an EKS cluster name (got 'nvidia triton server'): letters, digits, '-' and '_', starting with a letter or digit, at most 100 (or set cluster.context)",
     "bad-k8s-name": "12: triton.namespace: not a Kubernetes name (got 'Triton_VLLM'): use lowercase letters, digits, '-' and '.'",
+    "bad-s3-bucket": "93: model_repository.s3_bucket: not an S3 bucket name (got 'My_Models!'): 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
     "control-character": "6: not valid YAML: character U+0007 is not allowed in YAML text (a binary file?)",
     "duplicate-key": "76: monitoring.scrape_interval: key appears twice (the second would silently win)",
     "duplicate-model": "32: models[1].name: model 'llama2' is listed twice; model names must be unique",

@@ -7,6 +7,7 @@ are rejected here as well.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -134,6 +135,9 @@ def _milli_exact(value: float) -> bool:
     return milli == milli.to_integral_value()
 
 
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
 def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
     """Cross-field rules that pydantic cannot locate by itself; each problem carries its exact path."""
     problems: list[tuple[Loc, str]] = []
@@ -209,6 +213,10 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
     for loc, url, example in urls:
         if http_url_problem(url):
             problems.append((loc, f"not an http(s) URL (got {url!r}): write e.g. {example}"))
+    bucket = spec.model_repository.s3_bucket
+    if bucket is not None and not _S3_BUCKET.match(bucket):
+        problems.append((("model_repository", "s3_bucket"), f"not an S3 bucket name (got {bucket!r}): 3-63 lowercase "
+                         "letters, digits, '.' and '-', starting and ending with a letter or digit"))
     if spec.cluster.context is None and not EKS_CLUSTER_NAME.match(spec.cluster.name):
         problems.append((("cluster", "name"), f"not an EKS cluster name (got {spec.cluster.name!r}): letters, "
                          "digits, '-' and '_', starting with a letter or digit, at most 100 (or set cluster.context)"))

@@ -72,6 +72,8 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="exit 1 with a diff when committed outputs are stale"),
     ) -> None:
         """Render every artifact of the stack (dashboards, adapter rules, HPA/KEDA, alerts)."""
+        if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(f"--out {out_dir}: is a file; name a folder")
         _, _, artifacts = prepare(spec, dashboards)
         root = out_dir or spec.resolve().parent
         if check:
