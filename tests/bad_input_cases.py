@@ -302,7 +302,7 @@ CASES = [
          (write("hpa.yaml", HPA), write("m.csv", METRIC_TRACE))),
     Case("simulate-too-many-syncs", ["simulate", "--hpa", "{tmp}/hpa.yaml", "--metric-trace", "{tmp}/m.csv",
          "--sync-period", "0.001"], "--sync-period 0.001: the trace spans 1e+12 s, 1000000000000001 syncs; at most "
-         "1000000 (raise --sync-period or shorten the trace)",
+         "200000 (raise --sync-period or shorten the trace)",
          (write("hpa.yaml", HPA), write("m.csv", "time_s,total_value\n0,1\n1e12,2\n"))),
     Case("simulate-initial-replicas-int32", ["simulate", "--hpa", "x", "--metric-trace", "y", "--initial-replicas",
          "3000000000"], "Invalid value for '--initial-replicas': Input should be less than or equal to 2147483647 "
