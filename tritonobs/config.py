@@ -10,13 +10,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from tritonobs.inputs import AWS_REGION, INT32_MAX
 
 API_VERSION = "tritonobs/v1"
 # The project's repository, where docs/runbooks.md is browsable (the default alert runbook links point there;
 # a fork or an internal mirror sets alerts.runbook_base_url to its own copy).
 PROJECT_URL = "https://github.com/tritonobs/tritonobs"
 RUNBOOKS_URL = f"{PROJECT_URL}/blob/main/docs/runbooks.md"
+MAX_DURATION_SECONDS = 365 * 86400  # any window or `for` beyond a year is a typo (Prometheus stops at ~292 y)
+MAX_MODELS = 64  # one pod hosts every model of the spec
+MAX_TARGET = 1e9  # a per-pod metric value; the HPA compares milli-quantities as 64-bit integers
 
 SignalName = Literal[
     "waiting_requests", "inflight_requests", "ttft_p90", "queue_time_avg", "queue_compute_ratio"
@@ -27,7 +32,39 @@ _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Kubernetes names: DNS-1123 labels/subdomains.
 K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
-Duration = Annotated[str, StringConstraints(pattern=_DURATION.pattern)]
+# The stack name is also a label value (63 characters at most).
+StackName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=63)]
+# Model names become folders of the model repository, label values and CLI arguments: no '..' or '-x'.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Count = Annotated[int, Field(le=INT32_MAX)]
+
+
+def _dns_label(text: str) -> str:
+    if "." in text or len(text) > 63:
+        raise ValueError(f"not a namespace name (got {text!r}): a namespace is a DNS label, without dots and at "
+                         "most 63 characters")
+    return text
+
+
+# Namespaces are DNS-1123 labels (no dots, 63 characters at most).
+K8sLabelName = Annotated[K8sName, AfterValidator(_dns_label)]
+
+
+def _bounded_duration(text: str) -> str:
+    if duration_seconds(text) > MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r} is longer than a year (365d): write a realistic duration, e.g. 30s, 5m, 1h")
+    return text
+
+
+def _scrape_duration(text: str) -> str:
+    if duration_seconds(text) < 1:
+        raise ValueError(f"{text!r} is shorter than 1s: write a scrape interval of at least 1s (e.g. 30s)")
+    return text
+
+
+Duration = Annotated[str, StringConstraints(pattern=_DURATION.pattern), AfterValidator(_bounded_duration)]
+ScrapeDuration = Annotated[Duration, AfterValidator(_scrape_duration)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION_SECONDS)]
 
 
 def duration_seconds(text: str) -> float:
@@ -39,11 +76,12 @@ def duration_seconds(text: str) -> float:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan=False: .inf/.nan are numbers to YAML, and would overflow every int() downstream.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class Metadata(_Strict):
-    name: K8sName = Field(description="stack name: the part-of label and the seed of every stable UID")
+    name: StackName = Field(description="stack name: the part-of label and the seed of every stable UID")
 
 
 class Cluster(_Strict):
@@ -51,10 +89,17 @@ class Cluster(_Strict):
     region: str = "us-west-2"
     context: str | None = Field(default=None, description="kubeconfig context; without it, EKS via boto3")
 
+    @field_validator("region")
+    @classmethod
+    def _aws_region(cls, v: str) -> str:
+        if not AWS_REGION.match(v):
+            raise ValueError(f"not an AWS region (got {v!r}): write e.g. us-west-2")
+        return v
+
 
 class Triton(_Strict):
     release: K8sName
-    namespace: K8sName
+    namespace: K8sLabelName
     deployment: K8sName
     selector: dict[str, str]
     metrics_service: K8sName
@@ -82,16 +127,16 @@ GAUGE_SIGNALS = ("waiting_requests", "inflight_requests")
 
 
 class ModelSpec(_Strict):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Annotated[str, StringConstraints(pattern=MODEL_NAME_PATTERN, max_length=128)]
     hf_model_id: str
     backend: ModelBackend = Field(
         default="tritonobs",
         description="tritonobs: Python backend running tritonobs' model.py (exports the engine gauges); "
         "vllm: Triton's official vllm_backend (token counters and latency histograms only)",
     )
-    gpu: int = Field(default=0, ge=0)
-    max_model_len: int = Field(default=4096, gt=0)
-    max_num_seqs: int = Field(default=256, gt=0, description="vLLM's batch limit (config.pbtxt max_num_seqs)")
+    gpu: Count = Field(default=0, ge=0)
+    max_model_len: Count = Field(default=4096, gt=0)
+    max_num_seqs: Count = Field(default=256, gt=0, description="vLLM's batch limit (config.pbtxt max_num_seqs)")
     gpu_memory_utilization: float = Field(default=0.8, gt=0, le=1)
     slo: Slo
     scaling_signal: SignalName = "waiting_requests"
@@ -99,7 +144,7 @@ class ModelSpec(_Strict):
 
 class Policy(_Strict):
     type: Literal["Pods", "Percent"]
-    value: int = Field(gt=0)
+    value: Count = Field(gt=0)
     period_seconds: int = Field(gt=0, le=1800)
 
 
@@ -128,25 +173,26 @@ class Behavior(_Strict):
 
 
 class Fallback(_Strict):
-    failure_threshold: int = Field(default=3, gt=0)
-    replicas: int = Field(default=2, gt=0)
+    failure_threshold: Count = Field(default=3, gt=0)
+    replicas: Count = Field(default=2, gt=0)
 
 
 class Keda(_Strict):
     server_address: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-    polling_interval_seconds: int = Field(default=30, gt=0)
+    polling_interval_seconds: Count = Field(default=30, gt=0)
     # Accepted for older specs, never rendered: KEDA applies both only between 0 and 1 replica, and
     # min_replicas >= 1. `tritonobs validate` warns when a spec sets them (tritonobs/advice.py).
-    cooldown_period_seconds: int = Field(default=300, ge=0, description="no effect (only 1 -> 0); not rendered")
-    activation_threshold: float = Field(default=0, ge=0, description="no effect (only 0 <-> 1); not rendered")
+    cooldown_period_seconds: Count = Field(default=300, ge=0, description="no effect (only 1 -> 0); not rendered")
+    activation_threshold: float = Field(default=0, ge=0, le=MAX_TARGET,
+                                        description="no effect (only 0 <-> 1); not rendered")
     fallback: Fallback = Field(default_factory=Fallback)
 
 
 class Autoscaling(_Strict):
     engine: Literal["adapter", "keda"] = "adapter"
-    min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=5, ge=1)
-    targets: dict[SignalName, Annotated[float, Field(gt=0)]] = Field(
+    min_replicas: Count = Field(default=1, ge=1)
+    max_replicas: Count = Field(default=5, ge=1)
+    targets: dict[SignalName, Annotated[float, Field(gt=0, le=MAX_TARGET)]] = Field(
         default_factory=dict, description="target per pod for each signal in use (catalogue default otherwise)"
     )
     behavior: Behavior = Field(default_factory=Behavior)
@@ -157,13 +203,13 @@ class GpuPool(_Strict):
     nodepool: K8sName = "g5-gpu-karpenter"
     node_selector: dict[str, str] = Field(default_factory=lambda: {"NodeGroupType": "g5-gpu-karpenter"})
     instance_type: str = "g5.24xlarge"
-    gpus_per_node: int = Field(default=4, gt=0)
-    gpus_per_pod: int = Field(default=4, gt=0)
+    gpus_per_node: Count = Field(default=4, gt=0)
+    gpus_per_pod: Count = Field(default=4, gt=0)
     hourly_price_usd: float = Field(default=8.144, ge=0)
-    node_launch_seconds: float = Field(default=90, ge=0, description="NodeClaim -> node Ready")
-    image_pull_seconds: float = Field(default=240, ge=0)
-    model_load_seconds: float = Field(default=180, ge=0)
-    consolidate_after_seconds: float = Field(default=180, ge=0, description="Karpenter: empty node -> removed")
+    node_launch_seconds: Seconds = Field(default=90, description="NodeClaim -> node Ready")
+    image_pull_seconds: Seconds = Field(default=240)
+    model_load_seconds: Seconds = Field(default=180)
+    consolidate_after_seconds: Seconds = Field(default=180, description="Karpenter: empty node -> removed")
 
 
 class Grafana(_Strict):
@@ -175,10 +221,10 @@ class Grafana(_Strict):
 
 
 class Monitoring(_Strict):
-    namespace: K8sName = "monitoring"
+    namespace: K8sLabelName = "monitoring"
     prometheus_release: str = Field(default="kube-prometheus-stack", description="PrometheusRule `release` label")
     prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-    scrape_interval: Duration = "30s"
+    scrape_interval: ScrapeDuration = "30s"
     adapter_relist_interval: Duration = "1m"
     adapter_install: Literal["configmap", "helm"] = "helm"
     adapter_release: str = "prometheus-adapter"
@@ -221,11 +267,11 @@ class ModelRepository(_Strict):
 class Budgets(_Strict):
     """Pass/fail budgets of a scaling verification run (real cluster durations)."""
 
-    first_scale_up_seconds: float = Field(default=120, gt=0)
-    scale_up_seconds: float = Field(default=900, gt=0, description="lastScaleTime -> newest replica Ready")
-    node_ready_seconds: float = Field(default=300, gt=0)
-    ttft_over_slo_seconds: float = Field(default=600, ge=0)
-    return_to_min_seconds: float = Field(default=1200, gt=0)
+    first_scale_up_seconds: float = Field(default=120, gt=0, le=MAX_DURATION_SECONDS)
+    scale_up_seconds: float = Field(default=900, gt=0, le=MAX_DURATION_SECONDS, description="lastScaleTime -> newest replica Ready")
+    node_ready_seconds: float = Field(default=300, gt=0, le=MAX_DURATION_SECONDS)
+    ttft_over_slo_seconds: float = Field(default=600, ge=0, le=MAX_DURATION_SECONDS)
+    return_to_min_seconds: float = Field(default=1200, gt=0, le=MAX_DURATION_SECONDS)
     max_gpu_hours: float | None = Field(default=None, gt=0)
     max_failed_request_ratio: float = Field(
         default=0.0, ge=0, le=1, description="share of the run's requests allowed to fail (default: none)"
@@ -241,7 +287,7 @@ class Spec(_Strict):
     metadata: Metadata
     cluster: Cluster
     triton: Triton
-    models: list[ModelSpec] = Field(min_length=1)
+    models: list[ModelSpec] = Field(min_length=1, max_length=MAX_MODELS)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     gpu_pool: GpuPool = Field(default_factory=GpuPool)
     monitoring: Monitoring = Field(default_factory=Monitoring)

@@ -54,6 +54,22 @@ def stale(artifacts: list[Artifact], root: Path) -> list[str]:
     return found
 
 
+def check_writable(artifacts: list[Artifact], root: Path) -> None:
+    """Before writing anything: no file stands where a rendered folder goes, no folder where a file goes
+    (UsageError, exit 2, nothing written)."""
+    from tritonobs.errors import UsageError
+
+    for a in artifacts:
+        target = root / a.path
+        for parent in reversed(target.relative_to(root).parents):
+            folder = root / parent
+            if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+                raise UsageError(f"{folder} is in the way: a file where a folder of rendered outputs goes; "
+                                 "move it, or pass --out DIR")
+        if target.is_dir():
+            raise UsageError(f"{target} is a folder where a rendered file goes; move it, or pass --out DIR")
+
+
 def write(artifacts: list[Artifact], root: Path) -> tuple[list[str], list[str]]:
     """Write changed artifacts, remove stale ones. Returns (written, removed)."""
     written: list[str] = []
@@ -61,8 +77,14 @@ def write(artifacts: list[Artifact], root: Path) -> tuple[list[str], list[str]]:
         target = root / a.path
         if target.exists() and target.read_text(encoding="utf-8") == a.content:
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(a.content, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(a.content, encoding="utf-8")
+        except OSError as e:
+            from tritonobs.errors import UsageError
+
+            raise UsageError(f"cannot write: {e.strerror or e} (check the folder's permissions, or pass --out DIR)",
+                             file=str(target)) from None
         written.append(a.path)
     removed = stale(artifacts, root)
     for rel in removed:

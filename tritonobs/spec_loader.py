@@ -7,18 +7,29 @@ are rejected here as well.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import ValidationError
 
+from tritonobs import yaml_bounded
 from tritonobs.catalogue import VLLM_BACKEND_TTFT_BUCKETS, VLLM_TTFT
-from tritonobs.config import GAUGE_SIGNALS, SIGNAL_NAMES, Spec, duration_seconds
-from tritonobs.errors import SpecError
+from tritonobs.config import (
+    GAUGE_SIGNALS,
+    INT32_MAX,
+    MAX_DURATION_SECONDS,
+    MAX_TARGET,
+    MODEL_NAME_PATTERN,
+    SIGNAL_NAMES,
+    Spec,
+    duration_seconds,
+)
+from tritonobs.errors import SpecError, UsageError
+from tritonobs.inputs import EKS_CLUSTER_NAME, YAML_LIMIT, http_url_problem, read_text
 from tritonobs.vllm_backend import custom_metrics_value, image_release
 
 Loc = tuple[str | int, ...]
@@ -93,7 +104,23 @@ def _message(err: dict[str, Any]) -> str:
             return f"not a duration (got {got!r}): write a number and a unit, e.g. 30s, 5m, 1h"
         if pattern.startswith("^[a-z0-9]"):
             return f"not a Kubernetes name (got {got!r}): use lowercase letters, digits, '-' and '.'"
+        if pattern == MODEL_NAME_PATTERN:
+            return (f"not a model name (got {got!r}): start with a letter or digit, then letters, digits, '_', '-' "
+                    "or '.' (it names a folder of the model repository)")
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "finite_number":
+        return f"{msg} (got {got!r}): write a plain number (.inf and .nan are not allowed)"
+    if kind == "string_too_long":
+        return f"{msg} (got {len(str(got))}): shorten it (Kubernetes limits names and label values)"
+    if kind == "too_long" and tuple(err["loc"]) == ("models",):
+        return f"{msg}: one pod hosts every model of the spec"
+    limit = (err.get("ctx") or {}).get("le")
+    if kind == "less_than_equal" and limit == INT32_MAX:
+        return f"{msg}: Kubernetes stores this value as a 32-bit integer"
+    if kind == "less_than_equal" and limit == MAX_DURATION_SECONDS:
+        return f"{msg} (a year): write a realistic number of seconds"
+    if kind == "less_than_equal" and limit == MAX_TARGET:
+        return f"{msg}: far beyond any per-pod value (the HPA compares milli-quantities as 64-bit integers)"
     if kind in ("int_type", "float_type", "int_parsing", "float_parsing", "int_from_float"):
         return f"{msg} (got {got!r}): write a plain number, without quotes"
     if kind == "bool_type":
@@ -103,18 +130,12 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
-def _http_url(text: str) -> bool:
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment)
-
-
 def _milli_exact(value: float) -> bool:
     milli = Decimal(str(value)) * 1000
     return milli == milli.to_integral_value()
+
+
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
@@ -182,13 +203,23 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
                 f"must be >= scrape_interval ({mon.scrape_interval}), or adapter metrics flap",
             )
         )
-    urls = {
-        ("monitoring", "prometheus_url"): mon.prometheus_url,
-        ("autoscaling", "keda", "server_address"): a.keda.server_address,
-    }
-    for loc, url in urls.items():
-        if not _http_url(url):
-            problems.append((loc, f"not an http(s) URL (got {url!r}): write e.g. http://prometheus.monitoring.svc:9090"))
+    prometheus = "http://prometheus.monitoring.svc:9090"
+    urls = [
+        (("monitoring", "prometheus_url"), mon.prometheus_url, prometheus),
+        (("autoscaling", "keda", "server_address"), a.keda.server_address, prometheus),
+    ]
+    if mon.grafana.url is not None:
+        urls.append((("monitoring", "grafana", "url"), mon.grafana.url, "http://grafana.monitoring.svc"))
+    for loc, url, example in urls:
+        if http_url_problem(url):
+            problems.append((loc, f"not an http(s) URL (got {url!r}): write e.g. {example}"))
+    bucket = spec.model_repository.s3_bucket
+    if bucket is not None and not _S3_BUCKET.match(bucket):
+        problems.append((("model_repository", "s3_bucket"), f"not an S3 bucket name (got {bucket!r}): 3-63 lowercase "
+                         "letters, digits, '.' and '-', starting and ending with a letter or digit"))
+    if spec.cluster.context is None and not EKS_CLUSTER_NAME.match(spec.cluster.name):
+        problems.append((("cluster", "name"), f"not an EKS cluster name (got {spec.cluster.name!r}): letters, "
+                         "digits, '-' and '_', starting with a letter or digit, at most 100 (or set cluster.context)"))
     if a.engine == "keda" and a.keda.fallback.replicas > a.max_replicas:
         problems.append((("autoscaling", "keda", "fallback", "replicas"), "must be <= max_replicas"))
     return problems
@@ -215,21 +246,26 @@ def _vllm_backend_problems(spec: Spec) -> list[tuple[Loc, str]]:
     return problems
 
 
+def _no_duplicate_keys(file: str) -> Callable[[yaml.Node], None]:
+    def check(root: yaml.Node) -> None:
+        dup = _duplicate_keys(root)
+        if dup:
+            raise SpecError("key appears twice (the second would silently win)", file=file, line=dup[1],
+                            path=_dotted(dup[0]))
+
+    return check
+
+
 def parse_spec(text: str, file: str = "tritonobs.yaml") -> Spec:
     """Parse and validate spec text. Raises SpecError (exit 2) on the first problem, located."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise SpecError(
-            f"not valid YAML: {e.problem or e}", file=file, line=mark.line + 1 if mark else None
-        ) from None
+        root, data = yaml_bounded.load(text, file, check=_no_duplicate_keys(file))
+    except SpecError:
+        raise
+    except UsageError as e:  # YAML syntax, or a limit of the bounded loader
+        raise SpecError(e.detail, file=file, line=e.line) from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise SpecError("expected a mapping with apiVersion: tritonobs/v1 at the top", file=file, line=1)
-    dup = _duplicate_keys(root)
-    if dup:
-        raise SpecError("key appears twice (the second would silently win)", file=file, line=dup[1], path=_dotted(dup[0]))
-    data = yaml.safe_load(text)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as e:
@@ -242,15 +278,17 @@ def parse_spec(text: str, file: str = "tritonobs.yaml") -> Spec:
     return spec
 
 
-def load_spec(path: str | Path) -> Spec:
-    p = Path(path)
+def read_spec_text(path: str | Path) -> str:
+    """The spec file's text: bounded (YAML_LIMIT), UTF-8, located errors (exit 2)."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("file not found (pass --spec PATH or run from the stack's folder)", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise SpecError("not UTF-8 text", file=str(p)) from None
-    return parse_spec(text, file=str(p))
+        return read_text(path, what="spec", limit=YAML_LIMIT,
+                         hint=" (pass --spec PATH or run from the stack's folder)")
+    except UsageError as e:
+        raise SpecError(e.detail, file=e.file or str(path), line=e.line) from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    return parse_spec(read_spec_text(path), file=str(Path(path)))
 
 
 __all__ = ["SIGNAL_NAMES", "load_spec", "parse_spec", "semantic_problems", "line_of"]

@@ -14,6 +14,11 @@ from rich.console import Console
 
 from tritonobs.errors import TritonobsError
 
+try:  # typer vendors click from 0.2x on
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
+
 app = typer.Typer(
     name="tritonobs",
     help="Observability and autoscaling for NVIDIA Triton + vLLM on Kubernetes.",
@@ -44,18 +49,37 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 def main(argv: list[str] | None = None) -> None:
-    # Standalone mode: click reports usage errors itself (one line, exit 2) and exits 0 on success; our
-    # own errors propagate out of it and become one line with their exit code here.
+    # Not standalone: click's usage errors (a bad option value, a missing option) come back here and are
+    # printed as one line like every other bad input, instead of click's multi-line box.
     try:
-        app(args=argv, standalone_mode=True)
+        rv = app(args=argv, prog_name="tritonobs", standalone_mode=False)
+    except NoArgsIsHelpError as e:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(e)  # the help text, as click shows it
+        sys.exit(e.exit_code)
+    except ClickException as e:
+        ctx = getattr(e, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        err.print(f"error: {_one_line(e.format_message())}{where}", markup=False)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        err.print("aborted", markup=False)
+        sys.exit(1)
     except TritonobsError as e:
-        err.print(f"error: {e}", markup=False)
+        err.print(f"error: {_one_line(str(e))}", markup=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted (Ctrl-C)", markup=False)
         sys.exit(130)
-    except SystemExit as e:
-        if e.code == 130:  # typer turns Ctrl-C into a silent exit 130: say what happened
-            err.print("interrupted (Ctrl-C)", markup=False)
-        raise
+    except RecursionError:
+        err.print("error: input nested too deeply to process (is this the right file?)", markup=False)
+        sys.exit(2)
+    if rv == 130:  # typer turns Ctrl-C inside a command into a silent exit 130: say what happened
+        err.print("interrupted (Ctrl-C)", markup=False)
+    sys.exit(rv if isinstance(rv, int) else 0)

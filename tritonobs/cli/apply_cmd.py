@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 
+from tritonobs import yaml_bounded
 from tritonobs.cli.options import SpecOption
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.inputs import MAX_WAIT_SECONDS, number
 from tritonobs.kube import adapter, hpa, keda, preflight
 from tritonobs.kube import apply as engine
 from tritonobs.kube.client import JsonObj, Kube
@@ -22,7 +23,7 @@ from tritonobs.kube.connection import Target, connect
 from tritonobs.kube.errors import PreflightFailed
 from tritonobs.model import Stack
 from tritonobs.render import kube_objects
-from tritonobs.spec_loader import line_of
+from tritonobs.spec_loader import line_of, read_spec_text
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -36,8 +37,8 @@ _STYLE = {"created": "green", "configured": "yellow", "unchanged": "dim"}
 def spec_location(spec: Path, key: tuple[str | int, ...]) -> tuple[str, int | None]:
     """(file, line) of a key in the spec, for errors about values it supplied."""
     try:
-        root = yaml.compose(spec.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
+        root = yaml_bounded.compose(read_spec_text(spec), str(spec))
+    except UsageError:
         return str(spec), None
     return str(spec), line_of(root, key)
 
@@ -143,6 +144,7 @@ def register(app: typer.Typer) -> None:
         wait_seconds: float = typer.Option(120, "--wait-seconds", help="wait for HPA metric values (0: don't)"),
     ) -> None:
         """Server-side-apply the stack's Kubernetes objects next to the Triton release."""
+        number("--wait-seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
         stack, sources, _ = prepare(spec, dashboards)
         objects = kube_objects(stack, sources)
         engine.check_labels(stack, objects)

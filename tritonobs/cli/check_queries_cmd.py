@@ -14,6 +14,7 @@ from tritonobs.cli.options import LabDirOpt, load_stack
 from tritonobs.config import duration_seconds
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.inputs import input_dir, prometheus_url
 from tritonobs.lab.daemon import running_lab
 from tritonobs.lab.example import find_spec
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_variant
@@ -24,6 +25,7 @@ from tritonobs.render import DashboardSource
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+MAX_LOOKBACK_SECONDS = 30 * 86400.0  # range queries over a month; beyond that Prometheus has dropped the data
 _STATUS_STYLE = {"data": "green", "empty": "yellow", "error": "red"}
 
 
@@ -73,21 +75,29 @@ def register(app: typer.Typer) -> None:
         """
         if output not in ("table", "json"):
             raise UsageError(f"--output must be table or json (got {output!r})")
+        if prometheus is not None:
+            prometheus_url(prometheus)
+        elif not lab:
+            raise UsageError("say which Prometheus: --prometheus URL, or --lab for the lab running here")
         try:
             window = duration_seconds(lookback)
         except ValueError as e:
             raise UsageError(f"--lookback: {e}") from None
+        if not 0 < window <= MAX_LOOKBACK_SECONDS:
+            raise UsageError(f"--lookback {lookback}: must be more than 0 and at most 30d")
+        if dashboards is not None:
+            input_dir(dashboards, "dashboards folder", " (check --dashboards)")
         spec_path, _ = find_spec(spec)
         stack = load_stack(spec_path)
         if lab:
             stack = lab_variant(stack)
         sources = _dashboards(spec_path, dashboards)
         if prometheus is None:
-            if not lab:
-                raise UsageError("say which Prometheus: --prometheus URL, or --lab for the lab running here")
             prometheus = running_lab(lab_dir).prometheus_url
         client = PrometheusClient(prometheus)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+        # The spinner only on a terminal: elsewhere it would leave a blank line before an error.
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True,
+                      disable=not err.is_terminal) as bar:
             task = bar.add_task("querying", total=None)
             results = run_checks(client, stack, sources, lookback=window,
                                  on_progress=lambda what: bar.update(task, description=f"querying {what}"))

@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tritonobs.cli.load_cmd import check_output_file
+from tritonobs.cli.load_cmd import MAX_CONCURRENCY
 from tritonobs.cli.options import LabDirOpt, LabOpt
 from tritonobs.errors import ExternalError, UsageError
+from tritonobs.inputs import INT32_MAX, count, host_port, output_file, seconds
 from tritonobs.lab.daemon import running_lab
 from tritonobs.load.client import (
+    MAX_REQUESTS,
     ClientOptions,
     ClientResult,
     format_request_line,
@@ -20,7 +22,6 @@ from tritonobs.load.client import (
     results_file_text,
     run_client,
 )
-from tritonobs.load.profiles import parse_duration
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -61,17 +62,20 @@ def register(app: typer.Typer) -> None:
         """
         if lab and url is not None:
             raise UsageError("--url and --lab both say where to send: give one")
-        url = running_lab(lab_dir).grpc[0] if lab else (url or "localhost:8001")
-        check_output_file("--results-file", results_file)
-        timeout_s = None
-        if stream_timeout is not None:
-            try:
-                timeout_s = parse_duration(stream_timeout)
-            except ValueError as e:
-                raise UsageError(f"--stream-timeout: {e}") from None
+        if not lab:
+            url = url or "localhost:8001"
+            host_port("--url", url)
+        count("--iterations", iterations, 1, MAX_REQUESTS)
+        count("--offset", offset, 0, 2**63 - 1)
+        count("--concurrency", concurrency, 0, MAX_CONCURRENCY, " (0: every request at once)")
+        if max_tokens is not None:
+            count("--max-tokens", max_tokens, 1, INT32_MAX)
+        output_file("--results-file", results_file)
+        timeout_s = seconds("--stream-timeout", stream_timeout) if stream_timeout is not None else None
+        target = running_lab(lab_dir).grpc[0] if lab else (url or "localhost:8001")
         opts = ClientOptions(
             model_name=model_name,
-            url=url,
+            url=target,
             input_prompts=input_prompts,
             results_file=results_file,
             iterations=iterations,
@@ -99,5 +103,5 @@ def register(app: typer.Typer) -> None:
         failed = [r for r in run.results if not r.record.ok]
         if failed:
             raise ExternalError(
-                url, f"{len(failed)} of {len(run.results)} requests failed; first: {failed[0].record.error}"
+                target, f"{len(failed)} of {len(run.results)} requests failed; first: {failed[0].record.error}"
             )

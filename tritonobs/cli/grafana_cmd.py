@@ -14,6 +14,7 @@ from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.errors import UsageError
+from tritonobs.inputs import aws_region, http_url
 from tritonobs.model import Stack
 
 out = Console(highlight=False, soft_wrap=True)
@@ -38,6 +39,8 @@ def password(
     region: str | None = RegionOption,
 ) -> None:
     """Read the Grafana admin password from AWS Secrets Manager; print it only with --show."""
+    if region is not None:
+        aws_region("--region", region)
     stack = load_stack(spec)
     secret = read_password(stack, spec, region)
     if show:
@@ -62,6 +65,10 @@ def push(
     """Push the rendered dashboards through the Grafana HTTP API (folder from the spec, overwrite)."""
     from tritonobs import grafana_push
 
+    if url is not None:
+        http_url("--url", url, "http://grafana.monitoring.svc")
+    if region is not None:
+        aws_region("--region", region)
     stack, sources, _ = prepare(spec, dashboards)
     target = url or stack.spec.monitoring.grafana.url
     if not target:

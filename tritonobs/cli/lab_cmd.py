@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from tritonobs.cli.options import EngineOpt, HfModelOpt, MaxSeqsOpt, VllmPythonO
 from tritonobs.config import duration_seconds
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.inputs import MAX_WAIT_SECONDS, input_dir, output_dir
 from tritonobs.lab import daemon
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.lab.example import find_spec
@@ -40,6 +42,8 @@ def engine_argv(engine: LabEngine) -> list[str]:
 
 
 def _stack_and_repository(spec: Path | None, repository: Path | None) -> tuple[Stack, Path, Path]:
+    if repository is not None:
+        input_dir(repository, "model repository", " (check --model-repository)")
     spec_path, packaged = find_spec(spec)
     if packaged:
         err.print(f"note: no tritonobs.yaml here; using the packaged example stack ({spec_path})")
@@ -83,8 +87,9 @@ def up(
     foreground: bool = typer.Option(False, "--foreground", help="run in this process until Ctrl-C/SIGTERM"),
 ) -> None:
     """Start the lab in the background and return once it is ready (`lab down` stops it)."""
-    stack, repository, _ = _stack_and_repository(spec, model_repository)
+    output_dir("--run-dir", run_dir)
     chosen = lab_engine(engine, model, vllm_python, max_num_seqs)
+    stack, repository, _ = _stack_and_repository(spec, model_repository)
     if foreground:
         from tritonobs.lab.lab import Lab
 
@@ -109,12 +114,27 @@ def up(
     out.print(f"stop it:    tritonobs lab down --run-dir {run_dir}", markup=False)
 
 
+def _check_run_dir(run_dir: Path) -> None:
+    """`down` deletes the run directory: only one that a lab made (or an empty one), never e.g. `.` or ~."""
+    if not run_dir.is_dir():
+        raise UsageError(f"--run-dir {run_dir}: not a folder, so not a lab run directory; nothing stopped or deleted")
+    ours = (daemon.STATE_FILE, daemon.LOG_FILE, daemon.LAB_SUBDIR)
+    try:
+        entries = {p.name for p in run_dir.iterdir()}
+    except OSError as e:
+        raise UsageError(f"--run-dir {run_dir}: cannot read it ({e.strerror})") from None
+    if entries and not entries & set(ours):
+        raise UsageError(f"--run-dir {run_dir}: not a lab run directory (none of {', '.join(ours)} in it); "
+                         "nothing stopped or deleted")
+
+
 @lab_app.command()
 def down(run_dir: Path = RunDirOpt, keep: bool = typer.Option(False, "--keep", help="keep the run directory")) -> None:
     """Stop a lab started with `lab up`: every replica, Prometheus and shm file; then remove the run dir."""
-    if not run_dir.exists():
+    if not os.path.lexists(run_dir):
         out.print(f"no lab in {run_dir}")
         return
+    _check_run_dir(run_dir)
     was_running = daemon.stop(run_dir)
     if not keep:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -128,10 +148,10 @@ def status(run_dir: Path = RunDirOpt) -> None:
 
     state = daemon.read_state(run_dir)
     pid = daemon.running_pid(run_dir)
-    if not state or not pid or state.get("status") != "ready":
+    lab = (state or {}).get("lab")
+    if not state or not pid or state.get("status") != "ready" or not isinstance(lab, dict):
         why = (state or {}).get("error") or (state or {}).get("status") or "no state"
         raise CheckFailed(f"no lab running in {run_dir} ({why})")
-    lab = state["lab"]
     health = {t["labels"].get("pod", "?"): t["health"] for t in PrometheusClient(lab["prometheus_url"]).targets()}
     out.print(_replica_table(state, health))
     out.print(f"Prometheus: {lab['prometheus_url']} (daemon pid {pid})")
@@ -157,6 +177,8 @@ def run(
         seconds = duration_seconds(duration)
     except ValueError as e:
         raise UsageError(f"--duration: {e}") from None
+    if not 0 < seconds <= MAX_WAIT_SECONDS:
+        raise UsageError(f"--duration {duration}: must be more than 0 and at most 1d")
     chosen = lab_engine(engine, model, vllm_python, max_num_seqs)
     stack, repository, spec_path = _stack_and_repository(spec, model_repository)
     if drive is not None and drive not in stack.model_names:
@@ -176,6 +198,7 @@ def tiny_model(out_dir: Path = typer.Argument(..., help="new folder for the mode
     """Build a tiny Llama (2 layers, hidden 128, byte-level BPE; 3.4 MB, seconds) for `--engine vllm`; no hub."""
     from tritonobs.lab.tiny_model import build_tiny_llama
 
+    output_dir("OUT_DIR", out_dir)
     build_tiny_llama(out_dir)
     out.print(f"tiny Llama written to {out_dir}: tritonobs lab run --engine vllm --model {out_dir}")
 
@@ -188,6 +211,7 @@ def install_vllm(venv: Path = typer.Option(Path(".venv-vllm"), "--venv", help="w
     from tritonobs.errors import ExternalError
     from tritonobs.lab.engine import has_vllm, install_steps
 
+    output_dir("--venv", venv)
     python = venv / "bin" / "python"
     if python.exists() and has_vllm(python):
         out.print(f"{venv}: vLLM already installed")

@@ -12,11 +12,12 @@ from rich.table import Table
 
 from tritonobs.cli.options import LabDirOpt, LabOpt
 from tritonobs.errors import ExternalError, UsageError
+from tritonobs.inputs import INT32_MAX, MAX_RUN_SECONDS, count, host_port, output_file, seconds
 from tritonobs.lab.daemon import running_lab
 from tritonobs.load.client import probe_targets
 from tritonobs.load.generator import DEFAULT_PROMPT, LoadGenerator, LoadPlan, Mode
 from tritonobs.load.plot import plot_run
-from tritonobs.load.profiles import PROFILE_KINDS, Profile, parse_duration, parse_profile
+from tritonobs.load.profiles import PROFILE_KINDS, Profile, parse_profile
 from tritonobs.load.progress import show_progress
 from tritonobs.load.request import load_prompts, sampling_parameters
 from tritonobs.load.results import RunResult, Summary, write_run
@@ -33,41 +34,10 @@ PROFILE_HELP = (
 )
 
 
-def _nearest_existing(path: Path) -> Path:
-    for candidate in (path.absolute(), *path.absolute().parents):
-        if candidate.exists():
-            return candidate
-    return Path("/")
-
-
-def check_output_file(option: str, path: Path) -> None:
-    """Before a run, not after it: a file the run will write must be writable where it is named (its
-    folder may still have to be created). UsageError (exit 2) otherwise."""
-    import os
-
-    if path.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; name a file")
-    base = _nearest_existing(path.parent)
-    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: cannot write there ({base} is not a writable folder)")
-
-
-def check_output_dir(option: str, path: Path) -> None:
-    """Before a run: the folder a report goes to exists (or can be created) and is writable."""
-    import os
-
-    base = _nearest_existing(path)
-    if base == path.absolute() and not base.is_dir():
-        raise UsageError(f"{option} {path}: is a file; name a folder")
-    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: cannot write there ({base} is not a writable folder)")
-
-
-def _duration(option: str, text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise UsageError(f"{option}: {e}") from None
+MAX_RATE = 10_000.0  # requests/s: far beyond one Python client (~1000/s) and any LLM fleet's rate
+MAX_CONCURRENCY = 10_000  # requests in flight: one coroutine and stream each
+MAX_CONNECTIONS = 1_000  # gRPC channels per URL
+MAX_REQUESTS = 10_000_000  # every request is recorded in memory
 
 
 def profile_from_flags(kind: str, rate: str | None, concurrency: str | None) -> tuple[Mode, str, Profile]:
@@ -77,7 +47,29 @@ def profile_from_flags(kind: str, rate: str | None, concurrency: str | None) -> 
     mode: Mode = "open" if rate is not None else "closed"
     spec = rate if rate is not None else concurrency
     assert spec is not None
-    return mode, spec, parse_profile(kind, spec, option="--rate" if mode == "open" else "--concurrency")
+    option = "--rate" if mode == "open" else "--concurrency"
+    profile = parse_profile(kind, spec, option=option)
+    limit = MAX_RATE if mode == "open" else MAX_CONCURRENCY
+    if profile.peak(math.inf) > limit:
+        unit = "requests/s" if mode == "open" else "requests in flight"
+        raise UsageError(f"{option} {spec!r}: reaches {profile.peak(math.inf):g}; at most {limit:g} {unit}")
+    return mode, spec, profile
+
+
+def check_sends(mode: Mode, spec: str, profile: Profile, duration_s: float) -> None:
+    """A load that can never send a request is a mistake in the flags, not a run."""
+    if profile.peak(duration_s) <= 0:
+        option = "--rate" if mode == "open" else "--concurrency"
+        raise UsageError(f"{option} {spec!r}: stays at 0 for the whole --duration, so no request would be sent; "
+                         "give a value above 0")
+
+
+def check_targets(option: str, urls: list[str]) -> None:
+    """Every gRPC target is HOST:PORT, checked before any connection."""
+    if not urls:
+        raise UsageError(f"{option}: give at least one HOST:PORT")
+    for u in urls:
+        host_port(option, u)
 
 
 def build_plan(
@@ -90,19 +82,18 @@ def build_plan(
     drain: str,
 ) -> LoadPlan:
     """The CLI flags as a LoadPlan. Exactly one of --rate (open loop) and --concurrency (closed loop)."""
-    mode, _, profile = profile_from_flags(profile_kind, rate, concurrency)
-    duration_s = _duration("--duration", duration)
-    if duration_s <= 0:
-        raise UsageError(f"--duration {duration}: must be more than 0")
-    if max_requests is not None and max_requests < 1:
-        raise UsageError(f"--max-requests {max_requests}: must be at least 1")
+    mode, value, profile = profile_from_flags(profile_kind, rate, concurrency)
+    duration_s = seconds("--duration", duration, hi=MAX_RUN_SECONDS)
+    check_sends(mode, value, profile, duration_s)
+    if max_requests is not None:
+        count("--max-requests", max_requests, 1, MAX_REQUESTS, " (every request is recorded in memory)")
     return LoadPlan(
         mode=mode,
         profile=profile,
         duration_s=duration_s,
         max_requests=max_requests,
         seed=seed,
-        drain_s=_duration("--drain", drain),
+        drain_s=seconds("--drain", drain, zero_ok=True),
     )
 
 
@@ -175,16 +166,21 @@ def register(app: typer.Typer) -> None:
 
         --profile replay --rate trace.csv --url 127.0.0.1:8001 --url 127.0.0.1:9001
         """
-        if connections < 1:
-            raise UsageError(f"--connections {connections}: must be at least 1")
         if lab and url:
             raise UsageError("--url and --lab both say where to send: give one")
-        url = list(running_lab(lab_dir).grpc) if lab else (url or ["localhost:8001"])
+        if not lab:
+            url = url or ["localhost:8001"]
+            check_targets("--url", url)
+        count("--connections", connections, 1, MAX_CONNECTIONS)
+        if max_tokens is not None:
+            count("--max-tokens", max_tokens, 1, INT32_MAX)
         plan = build_plan(profile, rate, concurrency, duration, max_requests, seed, drain)
         for option, path in (("--out", out_path), ("--plot", plot)):
             if path is not None:
-                check_output_file(option, path)
-        prompt_list = load_prompts(prompts) if prompts is not None else None
+                output_file(option, path)
+        prompt_list = load_prompts(prompts, option="--prompts") if prompts is not None else None
+        if lab:  # last: every other option is checked before looking for the lab
+            url = list(running_lab(lab_dir).grpc)
         result = asyncio.run(_run(url, model, plan, prompt_list, max_tokens, connections))
         summary = result.summary()
         out.print(summary_table(summary))
@@ -193,8 +189,8 @@ def register(app: typer.Typer) -> None:
             f"{summary.completed_rps:.2f} ok/s over {summary.duration_s:.1f} s; {summary.tokens} tokens",
             markup=False,
         )
-        for message, count in list(summary.errors.items())[:5]:
-            out.print(f"  {count} x {message}", markup=False)
+        for message, times in list(summary.errors.items())[:5]:
+            out.print(f"  {times} x {message}", markup=False)
         if out_path is not None:
             out_path.parent.mkdir(parents=True, exist_ok=True)
             write_run(result, out_path)

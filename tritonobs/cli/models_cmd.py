@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from tritonobs.errors import UsageError
-from tritonobs.spec_loader import load_spec
+from tritonobs.spec_loader import load_spec, parse_spec, read_spec_text
 
 if TYPE_CHECKING:
     from tritonobs.models.config_check import Problem
@@ -44,10 +44,9 @@ def validate_repository(repository: Path, spec_path: Path | None) -> list[str]:
 
     names, problems = check_repository(repository)
     if spec_path is not None:
-        spec = load_spec(spec_path)
-        problems += check_against_spec(
-            repository, spec, str(spec_path), spec_path.read_text(encoding="utf-8")
-        )
+        text = read_spec_text(spec_path)
+        spec = parse_spec(text, str(spec_path))
+        problems += check_against_spec(repository, spec, str(spec_path), text)
     if problems:
         _raise(problems)
     return names

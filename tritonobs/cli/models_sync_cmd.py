@@ -16,6 +16,7 @@ from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.models_cmd import models_app
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.errors import UsageError
+from tritonobs.inputs import aws_region
 from tritonobs.models.model_code import missing_code
 
 out = Console(highlight=False, soft_wrap=True)
@@ -34,6 +35,8 @@ def register(app: typer.Typer) -> None:
         region: str | None = typer.Option(None, "--region", help="AWS region (default: cluster.region)"),
     ) -> None:
         """Upload new/changed model files to S3 (compared by size and ETag); --delete removes extra objects."""
+        if region is not None:
+            aws_region("--region", region)
         stack = load_stack(spec)
         repo = stack.spec.model_repository
         if not repo.s3_bucket:

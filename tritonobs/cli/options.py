@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
 from tritonobs.errors import UsageError
+from tritonobs.inputs import input_dir
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.model import Stack, resolve
 from tritonobs.spec_loader import load_spec
@@ -24,7 +26,7 @@ HfModelOpt = typer.Option(None, "--model", help="vllm: a local Hugging Face mode
                           "(`tritonobs lab tiny-model DIR` builds one)")
 VllmPythonOpt = typer.Option(None, "--vllm-python", help="vllm: the vLLM venv's python (default: $TRITONOBS_VLLM_PYTHON, "
                              "else .venv-vllm/bin/python)")
-MaxSeqsOpt = typer.Option(None, "--max-num-seqs", min=1, help=f"vllm: batch limit per engine (default {LAB_MAX_NUM_SEQS}: "
+MaxSeqsOpt = typer.Option(None, "--max-num-seqs", min=1, max=4096, help=f"vllm: batch limit per engine (default {LAB_MAX_NUM_SEQS}: "
                           "a short load makes requests wait)")
 
 
@@ -39,6 +41,10 @@ def lab_engine(engine: str, model: Path | None, vllm_python: Path | None, max_nu
     if model is None:
         raise UsageError("--engine vllm needs --model DIR (a Hugging Face model folder; "
                          "`tritonobs lab tiny-model DIR` builds a tiny one)")
+    input_dir(model, "model folder", " (check --model)")
+    if vllm_python is not None and not (vllm_python.is_file() and os.access(vllm_python, os.X_OK)):
+        raise UsageError(f"--vllm-python {vllm_python}: not an executable file (the vLLM venv's bin/python; "
+                         "`tritonobs lab install-vllm` makes one)")
     return LabEngine.vllm(model, python=vllm_python, max_num_seqs=max_num_seqs or LAB_MAX_NUM_SEQS)
 
 

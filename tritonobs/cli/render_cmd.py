@@ -12,6 +12,7 @@ from tritonobs.checks import run_all
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.errors import CheckFailed, UsageError
+from tritonobs.inputs import input_dir, output_dir
 from tritonobs.model import Stack
 from tritonobs.render import Artifact, DashboardSource, render_all
 
@@ -24,6 +25,8 @@ DashboardsOption = typer.Option(
 
 def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardSource], list[Artifact]]:
     """Load, resolve, check and render. Raises UsageError (exit 2) before anything is written."""
+    if dashboards is not None:
+        input_dir(dashboards, "dashboards folder", " (check --dashboards)")
     stack = load_stack(spec)
     sources = load_dashboards(dashboards or spec.resolve().parent / "dashboards")
     problems = run_all(stack, sources)
@@ -81,6 +84,8 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="exit 1 with a diff when committed outputs are stale"),
     ) -> None:
         """Render every artifact of the stack (dashboards, adapter rules, HPA/KEDA, alerts)."""
+        if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(f"--out {out_dir}: is a file; name a folder")
         stack, _, artifacts = prepare(spec, dashboards)
         print_warnings(stack, spec)
         root = out_dir or spec.resolve().parent
@@ -94,6 +99,9 @@ def register(app: typer.Typer) -> None:
                 )
             out.print(f"up to date: {len(artifacts)} artifacts")
             return
+        if out_dir is not None:
+            output_dir("--out", out_dir)
+        emit.check_writable(artifacts, root)
         written, removed = emit.write(artifacts, root)
         for p in written:
             out.print(f"wrote   {p}")

@@ -9,9 +9,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tritonobs.errors import UsageError
 from tritonobs.hpa.manifest import load_hpa
-from tritonobs.hpa.simulate import SyncRow, driven_metric_note, parse_trace, rows_as_json, simulate
+from tritonobs.hpa.simulate import (
+    SyncRow,
+    check_sync_count,
+    driven_metric_note,
+    parse_trace,
+    rows_as_json,
+    simulate,
+)
+from tritonobs.inputs import INT32_MAX, MAX_WAIT_SECONDS, number, read_text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -20,15 +27,6 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class Output(StrEnum):
     table = "table"
     json = "json"
-
-
-def _read_trace(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError("file not found (pass --metric-trace PATH to a time_s,total_value CSV)", file=str(path)) from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise UsageError("not a UTF-8 text file", file=str(path)) from None
 
 
 def _table(rows: list[SyncRow]) -> Table:
@@ -52,9 +50,9 @@ def register(app: typer.Typer) -> None:
             ..., "--metric-trace", help="CSV with header time_s,total_value (the metric summed over pods)"
         ),
         initial_replicas: int | None = typer.Option(
-            None, "--initial-replicas", min=0, help="replicas at the first sync (default: minReplicas; 0 disables scaling, as upstream)"
+            None, "--initial-replicas", min=0, max=INT32_MAX, help="replicas at the first sync (default: minReplicas; 0 disables scaling, as upstream)"
         ),
-        sync_period: float = typer.Option(15.0, "--sync-period", min=0.001, help="controller sync period, seconds"),
+        sync_period: float = typer.Option(15.0, "--sync-period", help="controller sync period, seconds"),
         output: Output = typer.Option(Output.table, "--output", "-o", help="table (rich) or json (an array)"),
     ) -> None:
         """Replay a metric trace through a faithful port of the Kubernetes HPA controller (autoscaling/v2).
@@ -63,8 +61,11 @@ def register(app: typer.Typer) -> None:
 
         New replicas are assumed ready at once: no scheduling, node launch, image pull or model load. With several metrics the trace drives the first one and the others are left out.
         """
+        number("--sync-period", sync_period, 0.001, MAX_WAIT_SECONDS)
         spec = load_hpa(hpa)
-        trace = parse_trace(_read_trace(metric_trace), file=str(metric_trace))
+        text = read_text(metric_trace, what="metric trace", hint=" (pass --metric-trace PATH to a time_s,total_value CSV)")
+        trace = parse_trace(text, file=str(metric_trace))
+        check_sync_count(trace, sync_period)
         note = driven_metric_note(spec)
         if note:
             err.print(f"note: {note}", markup=False)

@@ -14,6 +14,8 @@ from rich.text import Text
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.errors import UsageError
+from tritonobs.inputs import http_url
+from tritonobs.inputs import prometheus_url as check_prometheus_url
 from tritonobs.kube import status as collect
 from tritonobs.kube.connection import Target
 
@@ -100,6 +102,10 @@ def register(app: typer.Typer) -> None:
         """One screen: pods ready, models ready, HPA metric vs target, g5 nodes, firing alerts."""
         if output not in ("table", "json"):
             raise UsageError(f"--output must be table or json (got {output!r})")
+        if triton_url is not None:
+            http_url("--triton-url", triton_url, "http://127.0.0.1:8000")
+        if prometheus_url is not None:
+            check_prometheus_url(prometheus_url)
         stack = load_stack(spec)
         kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
         report = collect.collect(

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
-from tritonobs.cli.load_cmd import check_output_dir, profile_from_flags
+from tritonobs.cli.load_cmd import MAX_CONNECTIONS, check_sends, profile_from_flags
 from tritonobs.cli.options import (
     EngineOpt,
     HfModelOpt,
@@ -27,11 +27,22 @@ from tritonobs.cli.options import (
 )
 from tritonobs.config import SIGNAL_NAMES
 from tritonobs.errors import CheckFailed, TritonobsError, UsageError
+from tritonobs.inputs import (
+    INT32_MAX,
+    MAX_RUN_SECONDS,
+    MAX_WAIT_SECONDS,
+    count,
+    host_port,
+    input_dir,
+    number,
+    output_dir,
+    seconds,
+)
+from tritonobs.inputs import prometheus_url as check_prometheus_url
 from tritonobs.lab.engine import LabEngine
-from tritonobs.load.profiles import PROFILE_KINDS, parse_duration
+from tritonobs.load.profiles import PROFILE_KINDS
 from tritonobs.model import Stack
 from tritonobs.render.yamlfmt import to_yaml_docs
-from tritonobs.verify.discovery import split_host_port
 from tritonobs.verify.timeline import FAULT_KINDS, Sample, Timeline
 
 out = Console(highlight=False, soft_wrap=True)
@@ -53,13 +64,24 @@ def lab_default_load(stack: Stack, factor: float) -> tuple[str, str, float]:
 
 
 def _seconds(option: str, text: str) -> float:
-    try:
-        value = parse_duration(text)
-    except ValueError as e:
-        raise UsageError(f"{option}: {e}") from None
-    if value <= 0:
-        raise UsageError(f"{option} {text}: must be more than 0")
-    return value
+    return seconds(option, text, hi=MAX_RUN_SECONDS if option == "--duration" else MAX_WAIT_SECONDS)
+
+
+def _check_flags(url: list[str], discover: str | None, prometheus_url: str | None, max_tokens: int | None,
+                 connections: int, time_factor: float, interval: float, out_dir: Path) -> None:
+    """Every address, number and path verify was given, before anything starts or connects."""
+    for u in url:
+        host_port("--url", u)
+    if discover is not None:
+        host_port("--discover", discover, "triton-grpc.triton-vllm.svc.cluster.local:8001")
+    if prometheus_url is not None:
+        check_prometheus_url(prometheus_url)
+    if max_tokens is not None:
+        count("--max-tokens", max_tokens, 1, INT32_MAX)
+    count("--connections", connections, 0, MAX_CONNECTIONS, " (0: the default)")
+    number("--time-factor", time_factor, 1, 1000)
+    number("--interval", interval, 0.05, 3600)
+    output_dir("--out", out_dir)
 
 
 class _Progress:
@@ -144,7 +166,7 @@ def register(app: typer.Typer) -> None:
         max_tokens: int | None = typer.Option(None, "--max-tokens", help="max_tokens per request"),
         connections: int = typer.Option(0, "--connections", help="gRPC connections per target (default: lab 2, cluster 8)"),
         out_dir: Path = typer.Option(Path("verify-report"), "--out", help="where report.md/json and timeline.png go"),
-        time_factor: float = typer.Option(10.0, "--time-factor", min=1.0, help="lab: divide every spec duration by this"),
+        time_factor: float = typer.Option(10.0, "--time-factor", help="lab: divide every spec duration by this"),
         model_repository: Path | None = typer.Option(None, "--model-repository", help="lab: model repository (default: the spec's)"),
         lab_dir: Path | None = typer.Option(None, "--lab-dir", help="lab: run directory (default: a temporary one; removed at the end)"),
         engine: str = EngineOpt,
@@ -155,7 +177,7 @@ def register(app: typer.Typer) -> None:
         discover: str | None = typer.Option(None, "--discover", help="cluster: HOST:PORT of a headless Service to follow"),
         external_load: bool = typer.Option(False, "--external-load", help="cluster: only watch; the load Job drives load"),
         prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="cluster: Prometheus (default: the spec's)"),
-        interval: float = typer.Option(5.0, "--interval", min=0.05, help="cluster: seconds between polls"),
+        interval: float = typer.Option(5.0, "--interval", help="cluster: seconds between polls"),
         settle: str | None = typer.Option(None, "--settle", help="after the load, wait at most this long for min replicas"),
         context: str | None = ContextOption,
         kubeconfig: str | None = KubeconfigOption,
@@ -170,11 +192,11 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--signal {signal!r}: choose one of {', '.join(SIGNAL_NAMES)}")
         if signal is not None and not lab:
             raise UsageError("--signal only applies to --lab (on a cluster the deployed HPA decides what it reads)")
-        if discover is not None:
-            try:
-                split_host_port(discover)
-            except ValueError as e:
-                raise UsageError(f"--discover {e}") from None
+        _check_flags(url, discover, prometheus_url, max_tokens, connections, time_factor, interval, out_dir)
+        if model_repository is not None:
+            input_dir(model_repository, "model repository", " (check --model-repository)")
+        if lab_dir is not None:
+            output_dir("--lab-dir", lab_dir)
         if not lab and (engine != "simulated" or model is not None):
             raise UsageError("--engine and --model choose the lab's engine: they need --lab")
         chosen = lab_engine(engine, model, vllm_python, max_num_seqs) if lab else None
@@ -182,11 +204,13 @@ def register(app: typer.Typer) -> None:
             _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval)
             return
         stack = load_stack(spec)
+        if drive is not None and drive not in stack.model_names:
+            raise UsageError(f"--drive {drive!r}: not in the spec (models: {', '.join(stack.model_names)})",
+                             file=str(spec))
         if print_load_job:
             _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image)
             return
         if chosen is not None:
-            check_output_dir("--out", out_dir)
             _lab(stack, spec, signal, profile, rate, concurrency, duration, drive, max_tokens, connections, out_dir,
                  time_factor, model_repository, settle, lab_dir, chosen)
             return
@@ -200,13 +224,15 @@ def register(app: typer.Typer) -> None:
         if external_load and rate is None and concurrency is None:
             rate = "0"  # the Job carries the real profile; this run only needs its length
             profile = "constant"
-        mode, _, prof = profile_from_flags(profile, rate, concurrency)
+        mode, value, prof = profile_from_flags(profile, rate, concurrency)
+        duration_s = _seconds("--duration", duration or "15m")
+        if not external_load:
+            check_sends(mode, value, prof, duration_s)
         opts = ClusterVerifyOptions(
-            profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url), discover=discover,
+            profile=prof, duration_s=duration_s, urls=tuple(url), discover=discover,
             mode=mode, model=drive, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
             settle_s=_seconds("--settle", settle) if settle else None,
         )
-        check_output_dir("--out", out_dir)
         prom = PrometheusClient(prometheus_url or stack.spec.monitoring.prometheus_url)
         for u in url:
             if u.split(":")[0] in ("localhost", "127.0.0.1", "::1"):
@@ -227,16 +253,16 @@ def _lab(
 
     if signal is not None:
         stack = with_signal(stack, signal)
-    if model is not None and model not in stack.model_names:
-        raise UsageError(f"--drive {model!r}: not in the spec (models: {', '.join(stack.model_names)})", file=str(spec))
     if rate is None and concurrency is None:
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
         profile = "step"
     mode, value, prof = profile_from_flags(profile, rate, concurrency)
+    duration_s = _seconds("--duration", duration or "90s")
+    check_sends(mode, value, prof, duration_s)
     repo = model_repository or spec.resolve().parent / stack.spec.model_repository.path
     opts = LabVerifyOptions(
-        profile=prof, duration_s=_seconds("--duration", duration or "90s"), mode=mode, time_factor=factor,
+        profile=prof, duration_s=duration_s, mode=mode, time_factor=factor,
         model=model, max_tokens=max_tokens or MAX_TOKENS, connections=connections or 2,
         settle_s=_seconds("--settle", settle) if settle else None, model_repository=repo, workdir=lab_dir,
         # The simulation tuned for scaling runs (SCALING_SIM), unless the real vLLM is chosen.
@@ -272,8 +298,10 @@ def _load_only(
         raise UsageError("--load-only needs --drive MODEL")
     if not (url or discover):
         raise UsageError("--load-only needs --url or --discover")
-    mode, _, prof = profile_from_flags(profile, rate, concurrency)
-    opts = ClusterVerifyOptions(profile=prof, duration_s=_seconds("--duration", duration or "15m"), urls=tuple(url),
+    mode, value, prof = profile_from_flags(profile, rate, concurrency)
+    duration_s = _seconds("--duration", duration or "15m")
+    check_sends(mode, value, prof, duration_s)
+    opts = ClusterVerifyOptions(profile=prof, duration_s=duration_s, urls=tuple(url),
                                 discover=discover, mode=mode, max_tokens=max_tokens, connections=connections or 8,
                                 interval_s=interval)
     ok, failed = run_load_only(opts, model, lambda line: out.print(line, markup=False))

@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 import yaml
 
+from tritonobs import yaml_bounded
 from tritonobs.errors import UsageError
+from tritonobs.inputs import YAML_LIMIT, read_text
 from tritonobs.spec_loader import line_of
 
 PolicyType = Literal["Pods", "Percent"]
@@ -90,6 +92,9 @@ _DECIMAL_SUFFIX = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "
 _BINARY_SUFFIX = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 
 
+_MAX_MILLI = 2**63 - 1  # the HPA reads targets as int64 milli-values (Quantity.MilliValue)
+
+
 def parse_quantity(raw: object) -> Decimal:
     """A Kubernetes resource quantity ("1500m", "2", "1.5", "1Ki", "5e-3") as an exact Decimal."""
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
@@ -97,20 +102,27 @@ def parse_quantity(raw: object) -> Decimal:
     if isinstance(raw, int | float):
         raw = repr(raw) if isinstance(raw, float) else str(raw)
     m = _QUANTITY.match(raw.strip())
-    if not m:
-        raise ValueError(f"not a quantity: {raw!r} (examples: 2, 1500m, 0.5)")
+    if not m or len(m.group(1)) > 40:
+        raise ValueError(f"not a quantity: {raw[:40]!r} (examples: 2, 1500m, 0.5)")
     try:
         number = Decimal(m.group(1))
     except InvalidOperation:
         raise ValueError(f"not a quantity: {raw!r}") from None
     suffix = m.group(2) or ""
     if suffix in _BINARY_SUFFIX:
-        return number * (1024 ** _BINARY_SUFFIX[suffix])
-    if suffix in _DECIMAL_SUFFIX:
-        return number.scaleb(_DECIMAL_SUFFIX[suffix])
-    if suffix:
-        return number.scaleb(int(suffix[1:]))
-    return number
+        q = number * (1024 ** _BINARY_SUFFIX[suffix])
+    elif suffix in _DECIMAL_SUFFIX:
+        q = number.scaleb(_DECIMAL_SUFFIX[suffix])
+    elif suffix:
+        exponent = int(suffix[1:]) if len(suffix) < 8 else 10**6
+        if abs(exponent) > 40:
+            raise ValueError(f"{raw!r}: exponent out of range (a quantity stays within int64 milli-units)")
+        q = number.scaleb(exponent)
+    else:
+        q = number
+    if abs(q) * 1000 > _MAX_MILLI:
+        raise ValueError(f"{raw!r} is too large: the HPA reads quantities as 64-bit milli-values")
+    return q
 
 
 def milli_value(q: Decimal) -> int:
@@ -265,13 +277,8 @@ def _hpa(doc: _Doc, data: dict[str, Any]) -> HpaSpec:
 
 def parse_hpa(text: str, file: str = "hpa.yaml") -> HpaSpec:
     """Parse manifest text (one or several YAML documents) holding exactly one HorizontalPodAutoscaler."""
-    try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        docs = list(yaml.safe_load_all(text))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise UsageError(f"not valid YAML: {e.problem or e}", file=file, line=mark.line + 1 if mark else None) from None
-    found = [(n, d) for n, d in zip(nodes, docs, strict=True) if isinstance(d, dict) and d.get("kind") == "HorizontalPodAutoscaler"]
+    found = [(n, d) for n, d in yaml_bounded.load_all(text, file)
+             if isinstance(d, dict) and d.get("kind") == "HorizontalPodAutoscaler"]
     if not found:
         raise UsageError("no HorizontalPodAutoscaler in this file (pass the HPA manifest, e.g. "
                          "adapter_rules/hpa.yaml from `tritonobs render`)", file=file, line=1)
@@ -284,10 +291,6 @@ def parse_hpa(text: str, file: str = "hpa.yaml") -> HpaSpec:
 
 def load_hpa(path: str | Path) -> HpaSpec:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError("file not found (pass --hpa PATH to an autoscaling/v2 HPA manifest)", file=str(p)) from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise UsageError("not a UTF-8 text file", file=str(p)) from None
+    text = read_text(p, what="HPA manifest", limit=YAML_LIMIT,
+                     hint=" (pass --hpa PATH to an autoscaling/v2 HPA manifest)")
     return parse_hpa(text, file=str(p))

@@ -13,7 +13,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tritonobs.errors import UsageError
 from tritonobs.hpa.engine import (
@@ -28,6 +28,8 @@ from tritonobs.hpa.manifest import HpaSpec, MetricSpec
 from tritonobs.hpa.replicas import to_milli
 
 TRACE_COLUMNS = ("time_s", "total_value")
+MAX_TOTAL = 1e15  # the adapter sends int64(value * 1000): ~9.2e15 at most
+MAX_SYNCS = 200_000  # a week of 15 s syncs is 40,320 (~0.5 s); this bounds a run to a few seconds
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,13 @@ class SyncRow(NamedTuple):
 def parse_trace(text: str, file: str = "trace.csv") -> Trace:
     """CSV with header `time_s,total_value`; times non-decreasing, values finite and >= 0."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets prepend a BOM
+    try:
+        return _rows(reader, file)
+    except csv.Error as e:
+        raise UsageError(f"not a CSV row ({e})", file=file, line=reader.line_num) from None
+
+
+def _rows(reader: Any, file: str) -> Trace:
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != TRACE_COLUMNS:
         raise UsageError(f"first line must be the header {','.join(TRACE_COLUMNS)} (got {header!r})", file=file, line=1)
@@ -70,6 +79,9 @@ def parse_trace(text: str, file: str = "trace.csv") -> Trace:
             raise UsageError("time_s and total_value must be finite numbers", file=file, line=line)
         if v < 0:
             raise UsageError(f"total_value must be >= 0 (got {v})", file=file, line=line)
+        if v > MAX_TOTAL:
+            raise UsageError(f"total_value {v:g} is beyond what the HPA reads (int64 milli-values): at most "
+                             f"{MAX_TOTAL:g}", file=file, line=line)
         if t < last:
             raise UsageError(f"time_s must not decrease ({t} after {last}): sort the trace by time", file=file, line=line)
         last = t
@@ -78,6 +90,15 @@ def parse_trace(text: str, file: str = "trace.csv") -> Trace:
     if not times:
         raise UsageError("no samples after the header", file=file, line=2)
     return Trace(tuple(times), tuple(totals))
+
+
+def check_sync_count(trace: Trace, sync_period_s: float) -> None:
+    """Refuse a run of more than MAX_SYNCS syncs (time and memory: one row per sync)."""
+    span = trace.times[-1] - trace.times[0]
+    syncs = math.floor(span / sync_period_s) + 1
+    if syncs > MAX_SYNCS:
+        raise UsageError(f"--sync-period {sync_period_s:g}: the trace spans {span:g} s, {syncs} syncs; at most "
+                         f"{MAX_SYNCS} (raise --sync-period or shorten the trace)")
 
 
 def _reading(metric: MetricSpec, total: float, replicas: int) -> Reading:
@@ -92,8 +113,8 @@ def simulate_decisions(
     spec: HpaSpec, trace: Trace, *, initial_replicas: int | None = None, sync_period_s: float = 15.0
 ) -> list[tuple[float, Decision]]:
     """Syncs every `sync_period_s` from the first sample to the last. Returns (per-pod value, decision)."""
-    if sync_period_s <= 0:
-        raise ValueError("sync period must be > 0")
+    if not sync_period_s > 0 or not math.isfinite(sync_period_s):
+        raise ValueError("sync period must be a finite number > 0")
     # Only the first metric is driven; the others are left out rather than fed as missing, which
     # would block every scale-down (computeReplicasForMetrics).
     controller = HpaController(replace(spec, metrics=spec.metrics[:1]))

@@ -29,10 +29,14 @@ LAB_PROGRAMS = ("tritonserver", "triton_python_backend_stub", "prometheus")
 
 
 def read_state(run_dir: Path) -> dict[str, Any] | None:
+    """The daemon's state, or None when there is none (or it is not ours: bounded read, a JSON object)."""
+    from tritonobs.inputs import MIB, read_text
+
     try:
-        return dict(json.loads((run_dir / STATE_FILE).read_text()))
-    except (OSError, ValueError):
+        state = json.loads(read_text(run_dir / STATE_FILE, what="lab state", limit=MIB))
+    except (UsageError, ValueError, RecursionError):
         return None
+    return state if isinstance(state, dict) else None
 
 
 def write_state(run_dir: Path, state: dict[str, Any]) -> None:
@@ -46,7 +50,7 @@ def running_pid(run_dir: Path) -> int | None:
     unrelated process: only a live `tritonobs lab up --foreground` counts (never signal anything else)."""
     state = read_state(run_dir)
     pid = state.get("pid") if state else None
-    if not pid or not procs.alive(int(pid)):
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not procs.alive(pid):
         return None
     words = procs.cmdline(int(pid)).split()
     ours = "--foreground" in words and any(Path(w).name == "tritonobs" for w in words)

@@ -69,12 +69,20 @@ class ClientRun:
         return summarize([r.record for r in self.results])
 
 
+MAX_REQUESTS = 100_000  # one client run holds every request and its answer in memory
+
+
 def plan_requests(prompts: list[str], iterations: int, offset: int) -> list[ClientRequest]:
     """The seed's numbering: id = offset + len(prompts) * iteration + index."""
+    total = len(prompts) * iterations
+    if total > MAX_REQUESTS:
+        raise UsageError(f"--iterations {iterations} x {len(prompts)} prompts = {total} requests; at most "
+                         f"{MAX_REQUESTS} in one run (use `tritonobs load` for longer runs)")
+    wrapped = [wrap_prompt(p) for p in prompts]  # shared by every iteration
     return [
-        ClientRequest(offset + len(prompts) * it + i, wrap_prompt(p))
+        ClientRequest(offset + len(prompts) * it + i, w)
         for it in range(iterations)
-        for i, p in enumerate(prompts)
+        for i, w in enumerate(wrapped)
     ]
 
 

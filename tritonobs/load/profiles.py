@@ -16,25 +16,15 @@ from __future__ import annotations
 import bisect
 import csv
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from tritonobs.errors import UsageError
+from tritonobs.inputs import parse_duration as parse_duration  # re-exported: the load commands' durations
+from tritonobs.inputs import read_text
 
 PROFILE_KINDS = ("constant", "step", "ramp", "sine", "replay")
-
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """'30s', '2m', '500ms', '1h', '12.5' (seconds) -> seconds. ValueError on anything else."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a duration (write e.g. 30s, 2m, 500ms)")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 def _number(text: str) -> float:
@@ -154,12 +144,15 @@ def load_trace(path: Path) -> Replay:
     """Read a `time_s,value` CSV (header required). Bad rows are UsageErrors located at file:line."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(
-            f"cannot read the trace: {e.strerror or e}; pass a time_s,value CSV", file=where
-        ) from None
-    rows = list(csv.reader(text.splitlines()))
+        text = read_text(path, what="trace", hint="; pass a time_s,value CSV")
+    except UsageError as e:
+        raise UsageError(f"cannot read the trace: {e.detail}", file=where, line=e.line) from None
+    reader = csv.reader(text.splitlines())
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error as e:
+        raise UsageError(f"not a CSV row ({e})", file=where, line=len(rows) + 1) from None
     if not rows or [c.strip() for c in rows[0]] != ["time_s", "value"]:
         raise UsageError("the first row must be the header `time_s,value`", file=where, line=1)
     times: list[float] = []

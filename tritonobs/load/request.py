@@ -12,6 +12,7 @@ import numpy as np
 import tritonclient.grpc.aio as grpcclient
 
 from tritonobs.errors import UsageError
+from tritonobs.inputs import read_text
 
 # The seed client's Llama-2 chat wrapper, byte for byte.
 SYSTEM_PROMPT = "<<SYS>>\nKeep short answers of no more than 100 sentences.\n<</SYS>>\n\n"
@@ -37,14 +38,13 @@ def sampling_parameters(max_tokens: int | None = None, **extra: Any) -> dict[str
     return params
 
 
-def load_prompts(path: Path) -> list[str]:
+def load_prompts(path: Path, option: str = "--input-prompts") -> list[str]:
     """One prompt per line; blank lines are skipped, the line break is not part of the prompt."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise UsageError(
-            f"cannot read the prompts file: {e.strerror or e}; pass --input-prompts FILE", file=str(path)
-        ) from None
+        text = read_text(path, what="prompts file", allow_empty=True, hint=f"; pass {option} FILE")
+    except UsageError as e:
+        raise UsageError(f"cannot read the prompts file: {e.detail}", file=e.file, line=e.line) from None
+    lines = text.splitlines()
     prompts = [line.strip() for line in lines if line.strip()]
     if not prompts:
         raise UsageError("the prompts file has no prompts: write one prompt per line", file=str(path), line=1)

@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from tritonobs import yaml_bounded
 from tritonobs.config import Spec
 from tritonobs.errors import UsageError
+from tritonobs.inputs import input_dir, read_text
 from tritonobs.models.model_code import ModelReads, model_reads, read_model_file, serving_source
 from tritonobs.models.serving import sim_engine
 from tritonobs.spec_loader import line_of
@@ -72,10 +73,7 @@ class PbtxtFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.file = str(path)
-        try:
-            self.text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise UsageError(f"cannot read: {e}", file=self.file) from None
+        self.text = read_text(path, what="model config")
         self._searchable = _strip_comments(self.text)
         self.config = mc.ModelConfig()
         try:
@@ -113,8 +111,7 @@ def parse_config(path: Path) -> mc.ModelConfig:
 
 def model_dirs(repository: Path) -> list[Path]:
     """Model folders as Triton sees them: every non-hidden subfolder."""
-    if not repository.is_dir():
-        raise UsageError("model repository not found (pass --repository PATH)", file=str(repository))
+    input_dir(repository, "model repository", " (pass --repository PATH)")
     return sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
 
 
@@ -303,7 +300,7 @@ def _float(text: str) -> float:
 def check_against_spec(repository: Path, spec: Spec, spec_file: str, spec_text: str) -> list[Problem]:
     """The repository serves exactly the spec's models, with the spec's model id, limits and GPU."""
     problems: list[Problem] = []
-    root = yaml.compose(spec_text, Loader=yaml.SafeLoader)
+    root = yaml_bounded.compose(spec_text, spec_file)
     dirs = {d.name: d for d in model_dirs(repository)}
     for i, m in enumerate(spec.models):
         if m.name not in dirs:

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from tritonobs.errors import UsageError
+from tritonobs.inputs import read_text
 
 # The model code's one source is tritonobs/models/serving/. These files run inside Triton from each model's
 # version folder (the Python backend puts that folder on sys.path); the lab adds the simulation.
@@ -100,6 +101,8 @@ def model_reads(source: str, file: str = "model.py") -> ModelReads:
         tree = ast.parse(source, filename=file)
     except SyntaxError as e:
         raise UsageError(f"not valid Python: {e.msg}", file=file, line=e.lineno) from None
+    except (RecursionError, MemoryError):
+        raise UsageError("nested too deeply for Python's parser: is this the right file?", file=file) from None
     kinds: dict[str, ParameterKind] = {}
     inputs: set[str] = set()
     outputs: set[str] = set()
@@ -119,11 +122,7 @@ def model_reads(source: str, file: str = "model.py") -> ModelReads:
 
 
 def read_model_file(path: Path) -> ModelReads:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read: {e}", file=str(path)) from None
-    return model_reads(source, str(path))
+    return model_reads(read_text(path, what="model file"), str(path))
 
 
 def serving_source(file: str) -> str:

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.errors import ExternalError
+from tritonobs.inputs import prometheus_url
 
 
 class QueryError(Exception):
@@ -53,10 +54,9 @@ class PrometheusClient:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        # urllib would fail later with a bare ValueError: say what a Prometheus address looks like.
+        prometheus_url(url)
         parts = urllib.parse.urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            # urllib would fail later with a bare ValueError: say what a Prometheus address looks like.
-            raise UsageError(f"Prometheus URL {url!r}: expected http(s)://HOST:PORT, e.g. http://127.0.0.1:9090")
         host = parts.hostname or ""
         # An http_proxy in the environment must not capture loopback traffic (the lab's Prometheus).
         direct = host in ("127.0.0.1", "localhost", "::1")
