@@ -9,6 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from tests import crd_schema
 from tests.conftest import DASHBOARDS, VARIANTS, variant_stack
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.render import kube_objects
@@ -20,6 +21,7 @@ CRD_REQUIRED: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): [("spec", "selector"), ("spec", "endpoints")],
     ("monitoring.coreos.com/v1", "PrometheusRule"): [("spec", "groups")],
     ("keda.sh/v1alpha1", "ScaledObject"): [("spec", "scaleTargetRef", "name"), ("spec", "triggers")],
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): [("spec", "podIdentity", "provider")],
 }
 
 
@@ -40,6 +42,7 @@ def validate(obj: dict[str, Any], version: str) -> None:
         kubernetes_validate.validate(obj, version, strict=True)
     for path in required:
         assert _get(obj, path), f"{kind}: {'.'.join(path)} is empty"
+    crd_schema.validate(obj)  # the real CRD schema of KEDA / prometheus-operator (tests/fixtures/crds)
 
 
 @pytest.mark.parametrize("version", ["1.29", "1.33"])

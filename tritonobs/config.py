@@ -255,6 +255,8 @@ class Amp(_Strict):
     # KEDA's TriggerAuthentication (podIdentity.provider: aws): a role to assume, or whose identity to use.
     keda_role_arn: Annotated[str, StringConstraints(pattern=IAM_ROLE_ARN, max_length=2048)] | None = None
     keda_identity_owner: Literal["keda", "workload"] | None = None
+    # IRSA role of prometheus-adapter's service account (its sigv4 sidecar signs with it); `tritonobs iam` prints it.
+    adapter_role_arn: Annotated[str, StringConstraints(pattern=IAM_ROLE_ARN, max_length=2048)] | None = None
 
     @model_validator(mode="after")
     def _one_identity(self) -> Amp:

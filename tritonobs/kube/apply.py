@@ -33,6 +33,7 @@ _RANK = {
     kinds.CONFIG_MAP.kind: 2,
     kinds.HPA.kind: 3,
     kinds.SCALED_OBJECT.kind: 3,
+    kinds.TRIGGER_AUTHENTICATION.kind: 2,  # before the ScaledObject that refers to it
 }
 # Server-populated metadata: never part of what we compare or show in a diff.
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")

@@ -29,12 +29,13 @@ class DashboardSource:
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.render import adapter_rules, alerts, hpa, servicemonitor
+    from tritonobs.render import adapter_rules, alerts, amp_keda, hpa, servicemonitor
     from tritonobs.render import dashboards as dash
 
     out: list[Artifact] = []
     out += dash.render(stack, dashboards)
     out += adapter_rules.render(stack)
+    out += amp_keda.render(stack)
     out += hpa.render(stack)
     out += servicemonitor.render(stack)
     out += alerts.render(stack)
