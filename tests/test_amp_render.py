@@ -16,10 +16,10 @@ import yaml
 from tests import crd_schema
 from tests.conftest import AMP_WORKSPACE, DASHBOARDS, EXAMPLE, variant_stack
 from tritonobs.cli import main
-from tritonobs.dashboards_loader import load_dashboards
-from tritonobs.kube import kinds
-from tritonobs.render import kube_objects, render_all
-from tritonobs.render.amp_keda import adapter_values
+from tritonobs.core import kinds
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.render import kube_objects, render_all
+from tritonobs.core.render.amp_keda import adapter_values
 
 WS_URL = f"https://aps-workspaces.us-west-2.amazonaws.com/workspaces/{AMP_WORKSPACE}"
 SO_NAME = "nvidia-triton-server-triton-inference-server"
@@ -62,8 +62,8 @@ def test_identity_owner_variant_and_the_schema_refuses_what_keda_would() -> None
     data["autoscaling"]["engine"] = "keda"
     data["monitoring"].update(backend="amp", amp={"workspace_id": AMP_WORKSPACE, "region": "eu-west-1",
                                                   "keda_identity_owner": "workload"})
-    from tritonobs.model import resolve
-    from tritonobs.spec_loader import parse_spec
+    from tritonobs.core.model import resolve
+    from tritonobs.core.spec_loader import parse_spec
 
     objs = {o["kind"]: o for o in kube_objects(resolve(parse_spec(yaml.safe_dump(data), "t.yaml")), [])}
     assert objs["TriggerAuthentication"]["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "workload"}}

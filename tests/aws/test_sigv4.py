@@ -15,9 +15,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.aws.sigv4_proxy import MISMATCH, SigV4Proxy
-from tritonobs import amp
 from tritonobs.aws.sigv4 import AwsSigV4, from_default_chain
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.core import amp
+from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.lab.prometheus_process import PrometheusProcess
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.target import client_for

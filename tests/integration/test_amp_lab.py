@@ -26,11 +26,11 @@ from tests.kube.conftest import (  # noqa: F401  (shared fixtures)
     pod,
     stack_dir,
 )
-from tritonobs import catalogue as c
+from tritonobs.core import catalogue as c
+from tritonobs.core.model import resolve
+from tritonobs.core.spec_loader import load_spec
 from tritonobs.lab.lab import Lab
-from tritonobs.model import resolve
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.spec_loader import load_spec
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
-from tritonobs.amp import SERVICE
-from tritonobs.errors import ExternalError
+from tritonobs.core.amp import SERVICE
+from tritonobs.core.errors import ExternalError
 
 
 class AwsSigV4(requests.auth.AuthBase):

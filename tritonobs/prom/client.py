@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-from tritonobs.errors import ExternalError
-from tritonobs.inputs import prometheus_url
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.inputs import prometheus_url
 
 
 class QueryError(Exception):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from tritonobs import amp
-from tritonobs.config import Spec
-from tritonobs.errors import UsageError
-from tritonobs.inputs import prometheus_url
+from tritonobs.core import amp
+from tritonobs.core.config import Spec
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import prometheus_url
 from tritonobs.prom.client import PrometheusClient
 
 

@@ -13,12 +13,12 @@ rendered: KEDA applies them only between 0 and 1 replica, and tritonobs never sc
 
 from __future__ import annotations
 
-from tritonobs import promql as q
-from tritonobs.model import SignalUse, Stack
-from tritonobs.render import Artifact, KubeObject, amp_keda
-from tritonobs.render.amp_keda import amp_auth_ref, amp_metadata
-from tritonobs.render.hpa import behavior, scale_target_ref
-from tritonobs.render.yamlfmt import to_yaml, to_yaml_docs
+from tritonobs.core import promql as q
+from tritonobs.core.model import SignalUse, Stack
+from tritonobs.core.render import Artifact, KubeObject, amp_keda
+from tritonobs.core.render.amp_keda import amp_auth_ref, amp_metadata
+from tritonobs.core.render.hpa import behavior, scale_target_ref
+from tritonobs.core.render.yamlfmt import to_yaml, to_yaml_docs
 
 FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritonobs import amp
-from tritonobs.model import Stack
-from tritonobs.render import Artifact, KubeObject
-from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.core import amp
+from tritonobs.core.model import Stack
+from tritonobs.core.render import Artifact, KubeObject
+from tritonobs.core.render.yamlfmt import to_yaml
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
