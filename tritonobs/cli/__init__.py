@@ -34,6 +34,7 @@ _COMMAND_MODULES = [
     "tritonobs.cli.check_queries_cmd",
     "tritonobs.cli.client_cmd",
     "tritonobs.cli.grafana_cmd",
+    "tritonobs.cli.iam_cmd",
     "tritonobs.cli.lab_cmd",
     "tritonobs.cli.load_cmd",
     "tritonobs.cli.models_cmd",

@@ -1,0 +1,85 @@
+"""IAM for Amazon Managed Prometheus (monitoring.backend: amp): who queries the workspace, with what.
+
+Three identities read metrics: prometheus-adapter's sigv4 sidecar (engine adapter), KEDA's operator (engine
+keda; TriggerAuthentication podIdentity aws) and whoever runs `tritonobs verify/status/check-queries` in the
+cluster (a CI Job's service account). Each gets a role with the four read actions AMP's query API checks, on
+this workspace only, and an IRSA trust policy: the EKS cluster's OIDC provider may issue web-identity tokens
+for exactly that service account (`sub`) and audience `sts.amazonaws.com` (`aud`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tritonobs.core import amp
+from tritonobs.core.model import Stack
+
+# The read side of AMP's Prometheus-compatible API (query, query_range, series, labels, metadata).
+QUERY_ACTIONS = ("aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:QueryMetrics")
+KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT = "keda", "keda-operator"  # KEDA's Helm chart defaults
+VERIFY_SERVICE_ACCOUNT = "tritonobs-verify"
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    name: str
+    purpose: str
+    namespace: str
+    service_account: str
+
+    @property
+    def subject(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.service_account}"
+
+
+def roles(stack: Stack) -> list[RolePlan]:
+    mon = stack.spec.monitoring
+    out: list[RolePlan] = []
+    if stack.spec.autoscaling.engine == "adapter":
+        # The chart names its service account after the release (fullname) unless told otherwise.
+        out.append(RolePlan(f"{stack.name}-amp-adapter", "prometheus-adapter's sigv4 sidecar signs the adapter's queries",
+                            mon.namespace, mon.adapter_release))
+    else:
+        out.append(RolePlan(f"{stack.name}-amp-keda", "KEDA's operator signs the ScaledObject's Prometheus trigger",
+                            KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT))
+    out.append(RolePlan(f"{stack.name}-amp-verify", "tritonobs verify/status/check-queries run in the cluster",
+                        stack.namespace, VERIFY_SERVICE_ACCOUNT))
+    return out
+
+
+def workspace_arn(stack: Stack, account: str, partition: str = "aws") -> str:
+    a = stack.spec.monitoring.amp
+    if a is None:
+        raise ValueError("monitoring.backend is not amp")
+    return amp.workspace_arn(a.region, account, a.workspace_id, partition)
+
+
+def query_policy(stack: Stack, account: str, partition: str = "aws") -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "QueryAmpWorkspace",
+            "Effect": "Allow",
+            "Action": list(QUERY_ACTIONS),
+            "Resource": workspace_arn(stack, account, partition),
+        }],
+    }
+
+
+def oidc_provider(issuer: str) -> str:
+    """The issuer as IAM names its provider: without https:// (oidc.eks.<region>.amazonaws.com/id/<ID>)."""
+    return issuer.removeprefix("https://").rstrip("/")
+
+
+def trust_policy(role: RolePlan, account: str, issuer: str, partition: str = "aws") -> dict[str, Any]:
+    provider = oidc_provider(issuer)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": f"arn:{partition}:iam::{account}:oidc-provider/{provider}"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {f"{provider}:sub": role.subject, f"{provider}:aud": "sts.amazonaws.com"}},
+        }],
+    }
