@@ -241,6 +241,13 @@ class Grafana(_Strict):
     url: str | None = None
     dashboard_label: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"})
     datasource_uid: str = "prometheus"
+    # The plugin the dashboards' datasource variable lists: one type per variable (Grafana has no "either").
+    # Default: prometheus, or grafana-amazonprometheus-datasource with monitoring.backend amp (what Grafana 12+
+    # and Amazon Managed Grafana migrate SigV4 Prometheus data sources to).
+    datasource_type: Literal["prometheus", "grafana-amazonprometheus-datasource"] | None = None
+    # Amazon Managed Grafana: a service-account token in Secrets Manager (plain, or JSON with `token`/`key`);
+    # `grafana push` uses $GRAFANA_TOKEN first, then this, then the admin password.
+    token_secret_name: str | None = None
     folder: str = "Triton"
 
 
