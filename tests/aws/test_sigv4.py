@@ -62,7 +62,7 @@ def test_signed_queries_round_trip_through_the_verifying_proxy(proxy: SigV4Proxy
     (series,) = client.query_range("vector(5)", now - 60, now, 30)
     assert series.values() == [5.0, 5.0, 5.0]
     assert client.alerts() == []
-    assert client.ready()  # AMP has no /-/ready: the signed client asks buildinfo
+    assert client.ready()  # AMP has no /-/ready: the signed client asks a query
     assert proxy.rejected == [] and proxy.accepted == 5
 
 
@@ -154,3 +154,59 @@ def test_regions_come_from_botocore_endpoint_data() -> None:
     with pytest.raises(UsageError, match="--sigv4-region: AMP .* no endpoint in region 'mars-north-1'"):
         client_for(None, "http://127.0.0.1:9", sigv4_region="mars-north-1")
     assert amp.workspace_url("eu-west-1", WS) == f"https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/{WS}"
+
+
+@pytest.mark.integration
+def test_irsa_web_identity_credentials_sign_queries(aws, moto_url, prometheus: PrometheusProcess,
+                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """In a pod with IRSA: no keys, a projected token and a role; the chain assumes the role (STS in moto)
+    and the temporary keys, session token included, sign the queries."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    token_file = tmp_path / "token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6dHJpdG9uLXZsbG0ifQ.c2ln")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/triton-vllm-amp-verify")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_url)
+    auth = from_default_chain(REGION, amp.workspace_url(REGION, WS))
+    assert auth._credentials.method == "assume-role-with-web-identity"
+    frozen = auth._credentials.get_frozen_credentials()
+    assert frozen.access_key.startswith("ASIA") and frozen.token
+    with SigV4Proxy(prometheus.url, WS, REGION, {frozen.access_key: frozen.secret_key}) as proxy:
+        client = PrometheusClient(proxy.url, timeout=5, auth=auth)
+        assert [s.value for s in client.query("vector(7)")] == [7.0]
+        assert proxy.accepted == 1 and proxy.rejected == []
+
+
+def test_a_spec_with_the_amp_backend_reads_its_workspace_signed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import AMP_WORKSPACE, variant_stack
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    client = client_for(variant_stack("amp-keda").spec)
+    assert client.url == f"https://aps-workspaces.us-west-2.amazonaws.com/workspaces/{AMP_WORKSPACE}"
+    assert isinstance(client.auth, AwsSigV4) and client.auth.region == "us-west-2"
+    override = client_for(variant_stack("amp-keda").spec, "http://127.0.0.1:9/workspaces/" + AMP_WORKSPACE)
+    assert override.url == "http://127.0.0.1:9/workspaces/" + AMP_WORKSPACE and isinstance(override.auth, AwsSigV4)
+    plain = client_for(variant_stack("example").spec, "http://127.0.0.1:9090")
+    assert plain.auth is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prometheus", "http://127.0.0.1:9", "--sigv4-region", "mars-north-1"],
+     "error: --sigv4-region: AMP (service aps) has no endpoint in region 'mars-north-1': write a region it serves "
+     "(e.g. us-west-2)\n"),
+    (["--prometheus", "http://127.0.0.1:9/workspaces/ws-1234", "--sigv4-region", "us-west-2"],
+     "error: Prometheus URL 'http://127.0.0.1:9/workspaces/ws-1234': workspace 'ws-1234' is not an AMP workspace id: "
+     "expected ws- and a lowercase UUID, e.g. ws-b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d\n"),
+])
+def test_cli_refuses_a_bad_region_or_workspace_before_any_call(args: list[str], message: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import DASHBOARDS, EXAMPLE
+    from tritonobs.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["check-queries", "--spec", str(EXAMPLE), "--dashboards", str(DASHBOARDS), *args])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == message

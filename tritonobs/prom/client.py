@@ -123,10 +123,15 @@ class PrometheusClient:
     # --- health ---
     def ready(self) -> bool:
         """True when /-/ready answers 200 (TSDB loaded, rules loaded); False when not yet (never raises).
-        AMP has no /-/ready: a signed client asks for the workspace's build info instead."""
-        path = "/api/v1/status/buildinfo" if self.auth is not None else "/-/ready"
+        AMP has no /-/ready (nor build info): a signed client asks a query instead."""
+        if self.auth is not None:
+            try:
+                self.query("vector(1)")
+                return True
+            except (ExternalError, QueryError):
+                return False
         try:
-            return self._send("GET", f"{self.url}{path}", min(self.timeout, 2.0)).status_code == 200
+            return self._send("GET", f"{self.url}/-/ready", min(self.timeout, 2.0)).status_code == 200
         except requests.RequestException:
             return False
 
