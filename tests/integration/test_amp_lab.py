@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,11 +155,18 @@ def test_verify_same_answers_through_the_signing_proxy(lab: Lab, proxy: SigV4Pro
     signed = cli(*args, "--prometheus-url", proxy.url, "--sigv4-region", REGION, "--out", tmp_path / "signed")
     assert direct.code == signed.code, signed.text
     expected = [lab_waiting(lab)]
+    ttft: dict[str, list[float]] = {}
     for run in ("direct", "signed"):
         samples = _samples(tmp_path / run)
         assert len(samples) >= 2
         # The signal verify computes from Prometheus: the adapter rule averaged over the lab's two pods.
         assert {s["signal_prometheus"] for s in samples} == set(expected), run
+        ttft[run] = [s["ttft_p95"] for s in samples]
+    # TTFT p95 of the fixture's load, over the spec's 2-minute rate window: read through the proxy as directly,
+    # up to the drift of a window that slides between the two runs (seen: 0.1885-0.1904 s vs 0.1904 s).
+    assert all(v is not None and v > 0 for v in ttft["direct"] + ttft["signed"]), ttft
+    reference = statistics.median(ttft["direct"])
+    assert ttft["signed"] == [pytest.approx(reference, rel=0.02)] * len(ttft["signed"]), ttft
     assert proxy.rejected == [] and proxy.accepted >= 2 and SECRET not in signed.text
 
     aws_env.setenv("AWS_SECRET_ACCESS_KEY", WRONG)
