@@ -57,8 +57,11 @@ def test_iam_reads_account_and_issuer_and_prints_each_role(iam_env, cli, amp_dir
     assert adapter["service_account"] == "monitoring/prometheus-adapter"
     assert adapter["policy"] == POLICY
     assert adapter["trust_policy"] == _expected_trust(provider, "system:serviceaccount:monitoring:prometheus-adapter")
-    assert roles["triton-vllm-amp-verify"]["trust_policy"] == _expected_trust(
-        provider, "system:serviceaccount:triton-vllm:tritonobs-verify")
+    verify = roles["triton-vllm-amp-verify"]
+    assert verify["trust_policy"] == _expected_trust(provider, "system:serviceaccount:triton-vllm:tritonobs-verify")
+    # status also lists the workspace's firing alerts (AMP's ListAlerts).
+    assert verify["policy"]["Statement"][0]["Action"] == [
+        "aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:ListAlerts", "aps:QueryMetrics"]
 
 
 def test_keda_engine_gets_the_keda_operator_role(stack_dir, cli) -> None:

@@ -64,15 +64,17 @@ def register(app: typer.Typer) -> None:
             from tritonobs.aws.iam import oidc_issuer as issuer_of
 
             oidc_issuer = issuer_of(sess, stack.spec.cluster.name, stack.spec.cluster.region)
-        policy = plan.query_policy(stack, account)
-        roles: list[dict[str, Any]] = [{"name": r.name, "purpose": r.purpose, "service_account": f"{r.namespace}/{r.service_account}",
-                  "policy": policy, "trust_policy": plan.trust_policy(r, account, oidc_issuer)}
-                 for r in plan.roles(stack)]
+        roles: list[dict[str, Any]] = [
+            {"name": r.name, "purpose": r.purpose, "service_account": f"{r.namespace}/{r.service_account}",
+             "policy": plan.query_policy(stack, account, r.actions),
+             "trust_policy": plan.trust_policy(r, account, oidc_issuer)}
+            for r in plan.roles(stack)
+        ]
         if create:
             from tritonobs.aws.iam import ensure_role
 
             for role in roles:
-                role["outcome"] = ensure_role(sess, role["name"], role["trust_policy"], policy, stack.name,
+                role["outcome"] = ensure_role(sess, role["name"], role["trust_policy"], role["policy"], stack.name,
                                               role["purpose"])
         if output == "json":
             out.print(json.dumps({"roles": roles}, indent=2, sort_keys=True), markup=False)
@@ -82,6 +84,6 @@ def register(app: typer.Typer) -> None:
             out.print(f"# role {role['name']}{done}: {role['purpose']} (ServiceAccount {role['service_account']}; "
                       f"annotate it eks.amazonaws.com/role-arn: arn:aws:iam::{account}:role/{role['name']})", markup=False)
             out.print("## permissions policy (inline)", markup=False)
-            out.print(json.dumps(policy, indent=2, sort_keys=True), markup=False)
+            out.print(json.dumps(role["policy"], indent=2, sort_keys=True), markup=False)
             out.print("## trust policy", markup=False)
             out.print(json.dumps(role["trust_policy"], indent=2, sort_keys=True), markup=False)

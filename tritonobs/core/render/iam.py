@@ -17,6 +17,8 @@ from tritonobs.core.model import Stack
 
 # The read side of AMP's Prometheus-compatible API (query, query_range, series, labels, metadata).
 QUERY_ACTIONS = ("aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:QueryMetrics")
+# `tritonobs status` also lists firing alerts (/api/v1/alerts): only the verify role reads them.
+ALERT_ACTIONS = ("aps:ListAlerts",)
 KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT = "keda", "keda-operator"  # KEDA's Helm chart defaults
 VERIFY_SERVICE_ACCOUNT = "tritonobs-verify"
 
@@ -27,6 +29,7 @@ class RolePlan:
     purpose: str
     namespace: str
     service_account: str
+    actions: tuple[str, ...] = QUERY_ACTIONS
 
     @property
     def subject(self) -> str:
@@ -44,7 +47,7 @@ def roles(stack: Stack) -> list[RolePlan]:
         out.append(RolePlan(f"{stack.name}-amp-keda", "KEDA's operator signs the ScaledObject's Prometheus trigger",
                             KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT))
     out.append(RolePlan(f"{stack.name}-amp-verify", "tritonobs verify/status/check-queries run in the cluster",
-                        stack.namespace, VERIFY_SERVICE_ACCOUNT))
+                        stack.namespace, VERIFY_SERVICE_ACCOUNT, tuple(sorted(QUERY_ACTIONS + ALERT_ACTIONS))))
     return out
 
 
@@ -55,13 +58,14 @@ def workspace_arn(stack: Stack, account: str, partition: str = "aws") -> str:
     return amp.workspace_arn(a.region, account, a.workspace_id, partition)
 
 
-def query_policy(stack: Stack, account: str, partition: str = "aws") -> dict[str, Any]:
+def query_policy(stack: Stack, account: str, actions: tuple[str, ...] = QUERY_ACTIONS,
+                 partition: str = "aws") -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "QueryAmpWorkspace",
             "Effect": "Allow",
-            "Action": list(QUERY_ACTIONS),
+            "Action": list(actions),
             "Resource": workspace_arn(stack, account, partition),
         }],
     }
