@@ -64,22 +64,32 @@ def test_iam_reads_account_and_issuer_and_prints_each_role(iam_env, cli, amp_dir
         "aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:ListAlerts", "aps:QueryMetrics"]
 
 
-def test_keda_engine_gets_the_keda_operator_role(stack_dir, cli) -> None:
-    stack_dir.spec.write_text(variant_text("amp-keda"))
+def test_keda_with_a_role_arn_chains_operator_and_trigger_role(stack_dir, cli) -> None:
+    """TriggerAuthentication roleArn: KEDA's operator (IRSA) assumes that role, and that role queries."""
+    stack_dir.spec.write_text(variant_text("amp-keda"))  # keda_role_arn: arn:aws:iam::123456789012:role/keda-amp-query
     issuer = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B7"
     result = cli("iam", "-f", stack_dir.spec, "--account", "111122223333", "--oidc-issuer", issuer, "-o", "json")
     assert result.code == 0, result.text  # no AWS call at all: both given
-    (keda, verify) = json.loads(result.out)["roles"]
-    assert keda["name"] == "triton-vllm-amp-keda" and keda["service_account"] == "keda/keda-operator"
+    (operator, trigger, verify) = json.loads(result.out)["roles"]
     provider = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B7"
-    assert keda["trust_policy"]["Statement"][0]["Principal"] == {
+    assert operator["name"] == "triton-vllm-amp-keda" and operator["service_account"] == "keda/keda-operator"
+    assert operator["policy"] == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AssumeTriggerRole", "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Resource": "arn:aws:iam::123456789012:role/keda-amp-query"}]}
+    assert operator["trust_policy"]["Statement"][0]["Principal"] == {
         "Federated": f"arn:aws:iam::111122223333:oidc-provider/{provider}"}
-    assert keda["trust_policy"]["Statement"][0]["Condition"]["StringEquals"][f"{provider}:sub"] == \
+    assert operator["trust_policy"]["Statement"][0]["Condition"]["StringEquals"][f"{provider}:sub"] == \
         "system:serviceaccount:keda:keda-operator"
-    assert keda["policy"]["Statement"][0]["Resource"] == f"arn:aws:aps:us-west-2:111122223333:workspace/{AMP_WORKSPACE}"
+    assert trigger["name"] == "keda-amp-query" and trigger["service_account"] is None
+    assert trigger["trust_policy"] == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/triton-vllm-amp-keda"},
+        "Action": "sts:AssumeRole"}]}
+    assert trigger["policy"]["Statement"][0]["Action"] == ACTIONS
+    assert trigger["policy"]["Statement"][0]["Resource"] == f"arn:aws:aps:us-west-2:111122223333:workspace/{AMP_WORKSPACE}"
+    assert verify["name"] == "triton-vllm-amp-verify"
     text = cli("iam", "-f", stack_dir.spec, "--account", "111122223333", "--oidc-issuer", issuer)
     assert text.out.splitlines()[0] == (
-        "# role triton-vllm-amp-keda: KEDA's operator signs the ScaledObject's Prometheus trigger (ServiceAccount "
+        "# role triton-vllm-amp-keda: KEDA's operator assumes the TriggerAuthentication's roleArn (ServiceAccount "
         "keda/keda-operator; annotate it eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/triton-vllm-amp-keda)")
 
 
@@ -126,3 +136,19 @@ def test_missing_cluster_is_a_located_usage_error(aws, moto_url, monkeypatch, cl
     assert result.code == 2
     assert result.err == ("error: no EKS cluster 'nvidia-triton-server' in us-west-2 (check cluster.name, "
                           "or pass --oidc-issuer)\n")
+
+
+def test_keda_without_a_role_arn_queries_as_the_operator(stack_dir, cli) -> None:
+    def edit(d):  # type: ignore[no-untyped-def]
+        d["autoscaling"]["engine"] = "keda"
+        d["monitoring"].update(backend="amp", amp={"workspace_id": AMP_WORKSPACE, "region": "us-west-2",
+                                                   "keda_identity_owner": "keda"})
+
+    stack_dir.edit(edit)
+    result = cli("iam", "-f", stack_dir.spec, "--account", ACCOUNT, "--oidc-issuer",
+                 "https://oidc.eks.us-west-2.amazonaws.com/id/ABC", "-o", "json")
+    assert result.code == 0, result.text
+    (operator, _verify) = json.loads(result.out)["roles"]
+    assert operator["name"] == "triton-vllm-amp-keda" and operator["policy"] == POLICY
+    assert operator["trust_policy"] == _expected_trust("oidc.eks.us-west-2.amazonaws.com/id/ABC",
+                                                       "system:serviceaccount:keda:keda-operator")

@@ -65,9 +65,9 @@ def register(app: typer.Typer) -> None:
 
             oidc_issuer = issuer_of(sess, stack.spec.cluster.name, stack.spec.cluster.region)
         roles: list[dict[str, Any]] = [
-            {"name": r.name, "purpose": r.purpose, "service_account": f"{r.namespace}/{r.service_account}",
-             "policy": plan.query_policy(stack, account, r.actions),
-             "trust_policy": plan.trust_policy(r, account, oidc_issuer)}
+            {"name": r.name, "purpose": r.purpose,
+             "service_account": f"{r.namespace}/{r.service_account}" if r.service_account else None,
+             "policy": plan.policy(stack, r, account), "trust_policy": plan.trust(r, account, oidc_issuer)}
             for r in plan.roles(stack)
         ]
         if create:
@@ -81,8 +81,10 @@ def register(app: typer.Typer) -> None:
             return
         for role in roles:
             done = f" [{role['outcome']}]" if "outcome" in role else ""
-            out.print(f"# role {role['name']}{done}: {role['purpose']} (ServiceAccount {role['service_account']}; "
-                      f"annotate it eks.amazonaws.com/role-arn: arn:aws:iam::{account}:role/{role['name']})", markup=False)
+            sa = role["service_account"]
+            where = (f" (ServiceAccount {sa}; annotate it eks.amazonaws.com/role-arn: "
+                     f"arn:aws:iam::{account}:role/{role['name']})") if sa else ""
+            out.print(f"# role {role['name']}{done}: {role['purpose']}{where}", markup=False)
             out.print("## permissions policy (inline)", markup=False)
             out.print(json.dumps(role["policy"], indent=2, sort_keys=True), markup=False)
             out.print("## trust policy", markup=False)

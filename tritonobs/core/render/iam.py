@@ -30,6 +30,8 @@ class RolePlan:
     namespace: str
     service_account: str
     actions: tuple[str, ...] = QUERY_ACTIONS
+    assumes: str | None = None  # may only assume this role (KEDA's operator with a TriggerAuthentication roleArn)
+    trusted_role: str | None = None  # assumed by this role of the account, not through IRSA
 
     @property
     def subject(self) -> str:
@@ -43,9 +45,20 @@ def roles(stack: Stack) -> list[RolePlan]:
         # The chart names its service account after the release (fullname) unless told otherwise.
         out.append(RolePlan(f"{stack.name}-amp-adapter", "prometheus-adapter's sigv4 sidecar signs the adapter's queries",
                             mon.namespace, mon.adapter_release))
+    elif mon.amp is not None and mon.amp.keda_role_arn:
+        # roleArn: the operator (its own IRSA role) assumes the TriggerAuthentication's role, which queries.
+        operator = f"{stack.name}-amp-keda"
+        out.append(RolePlan(operator, "KEDA's operator assumes the TriggerAuthentication's roleArn",
+                            KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT, assumes=mon.amp.keda_role_arn))
+        out.append(RolePlan(mon.amp.keda_role_arn.split(":role/", 1)[1].rsplit("/", 1)[-1],
+                            "the TriggerAuthentication's roleArn: signs the ScaledObject's Prometheus trigger",
+                            "", "", trusted_role=operator))
     else:
-        out.append(RolePlan(f"{stack.name}-amp-keda", "KEDA's operator signs the ScaledObject's Prometheus trigger",
-                            KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT))
+        owner = mon.amp.keda_identity_owner if mon.amp is not None else None
+        purpose = ("KEDA's operator signs the ScaledObject's Prometheus trigger" if owner != "workload" else
+                   "identityOwner workload: give this policy to the Triton Deployment's service account role "
+                   "instead; KEDA's operator must be allowed to assume that role")
+        out.append(RolePlan(f"{stack.name}-amp-keda", purpose, KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT))
     out.append(RolePlan(f"{stack.name}-amp-verify", "tritonobs verify/status/check-queries run in the cluster",
                         stack.namespace, VERIFY_SERVICE_ACCOUNT, tuple(sorted(QUERY_ACTIONS + ALERT_ACTIONS))))
     return out
@@ -56,6 +69,21 @@ def workspace_arn(stack: Stack, account: str, partition: str = "aws") -> str:
     if a is None:
         raise ValueError("monitoring.backend is not amp")
     return amp.workspace_arn(a.region, account, a.workspace_id, partition)
+
+
+def policy(stack: Stack, role: RolePlan, account: str, partition: str = "aws") -> dict[str, Any]:
+    if role.assumes:
+        return {"Version": "2012-10-17", "Statement": [{"Sid": "AssumeTriggerRole", "Effect": "Allow",
+                                                        "Action": "sts:AssumeRole", "Resource": role.assumes}]}
+    return query_policy(stack, account, role.actions, partition)
+
+
+def trust(role: RolePlan, account: str, issuer: str, partition: str = "aws") -> dict[str, Any]:
+    if role.trusted_role:
+        return {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:{partition}:iam::{account}:role/{role.trusted_role}"},
+            "Action": "sts:AssumeRole"}]}
+    return trust_policy(role, account, issuer, partition)
 
 
 def query_policy(stack: Stack, account: str, actions: tuple[str, ...] = QUERY_ACTIONS,
