@@ -208,6 +208,24 @@ CASES = [
          "--region 'us west': not an AWS region (write e.g. us-west-2)", (spec(),)),
     Case("models-sync-region", ["models", "sync", "--spec", "{tmp}/tritonobs.yaml", "--region", "../etc"],
          "--region '../etc': not an AWS region (write e.g. us-west-2)", (spec(),)),
+    # --- Amazon Managed Prometheus: regions AMP serves, account ids, issuers, workspace ids ---
+    Case("status-sigv4-region", ["status", "--spec", "{tmp}/tritonobs.yaml", "--sigv4-region", "us-wset-2"],
+         "--sigv4-region: AMP (service aps) has no endpoint in region 'us-wset-2': write a region it serves (e.g. "
+         "us-east-1, us-east-2, us-gov-east-1, us-gov-west-1)", (spec(),)),
+    Case("verify-sigv4-region", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--external-load", "--out", "{tmp}/out",
+                                 "--sigv4-region", "eu-north-9"],
+         "--sigv4-region: AMP (service aps) has no endpoint in region 'eu-north-9': write a region it serves (e.g. "
+         "eu-central-1, eu-central-2, eu-north-1, eu-south-1)", (spec(),)),
+    Case("check-queries-amp-workspace", ["check-queries", *S, "--prometheus",
+                                         "http://127.0.0.1:9/workspaces/ws-12345678", "--sigv4-region", "us-west-2"],
+         "Prometheus URL 'http://127.0.0.1:9/workspaces/ws-12345678': workspace 'ws-12345678' is not an AMP "
+         "workspace id: expected ws- and a lowercase UUID, e.g. ws-b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d", (spec(),)),
+    Case("iam-account", ["iam", "--spec", "{tmp}/tritonobs.yaml", "--account", "12345"],
+         "--account '12345': an AWS account id is 12 digits", (spec(),)),
+    Case("iam-oidc-issuer", ["iam", "--spec", "{tmp}/tritonobs.yaml", "--account", "111122223333", "--oidc-issuer",
+                             "oidc.eks.example"],
+         "--oidc-issuer 'oidc.eks.example': not an http(s) URL (the scheme must be http:// or https://): write e.g. "
+         "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B7", (spec(),)),
     # --- lab ---
     Case("lab-replicas-absurd", ["lab", "up", "--replicas", "1000000000"], "Invalid value for '--replicas' / '-n': "
          "Input should be less than or equal to 16 (see `tritonobs lab up --help`)"),
