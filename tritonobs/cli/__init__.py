@@ -35,6 +35,7 @@ _COMMAND_MODULES = [
     "tritonobs.cli.client_cmd",
     "tritonobs.cli.grafana_cmd",
     "tritonobs.cli.lab_cmd",
+    "tritonobs.cli.lint_cmd",
     "tritonobs.cli.load_cmd",
     "tritonobs.cli.models_cmd",
     "tritonobs.cli.models_sync_cmd",
