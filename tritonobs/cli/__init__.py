@@ -33,6 +33,7 @@ _COMMAND_MODULES = [
     "tritonobs.cli.apply_cmd",
     "tritonobs.cli.check_queries_cmd",
     "tritonobs.cli.client_cmd",
+    "tritonobs.cli.diff_cmd",
     "tritonobs.cli.grafana_cmd",
     "tritonobs.cli.lab_cmd",
     "tritonobs.cli.lint_cmd",

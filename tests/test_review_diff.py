@@ -1,0 +1,133 @@
+"""`tritonobs diff` on a temporary git repository with two commits: a change of a panel query, an alert
+threshold and the HPA target is named change by change with the HPA effect; a whitespace-only spec commit
+gives an empty diff. Also the workflow's commands (render --check, lint -o github, diff) in that repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DASHBOARDS, EXAMPLE, REPO
+from tritonobs.cli import main
+
+GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+
+
+def _run(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code or 0)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "repo"
+    r.mkdir()
+    shutil.copy(EXAMPLE, r / "tritonobs.yaml")
+    shutil.copytree(DASHBOARDS, r / "dashboards", ignore=shutil.ignore_patterns("*.json", "kubernetes", "__pycache__"))
+    # no package in the repository: both revisions render with the installed tritonobs
+    _git(r, "init", "-q", "-b", "main")
+    assert _run(["render", "--spec", str(r / "tritonobs.yaml")]) == 0
+    _git(r, "add", "-A")
+    _git(r, "commit", "-qm", "base")
+    return r
+
+
+
+def test_diff_names_each_change_with_hpa_effect(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = repo / "tritonobs.yaml"
+    text = spec.read_text()
+    spec.write_text(text.replace("    waiting_requests: 2\n", "    waiting_requests: 4\n", 1)
+                    .replace("  waiting_requests_high: 20\n", "  waiting_requests_high: 30\n", 1))
+    _run(["render", "--spec", str(spec)])
+    _git(repo, "commit", "-qam", "target 4, alert at 30")
+    capsys.readouterr()
+    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD", "-o", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    changes = {(a["path"], c["subject"], c["field"], str(c["old"]), str(c["new"]))
+               for a in data["artifacts"] for c in a["changes"]}
+    assert ("adapter_rules/hpa.yaml", "hpa", "spec.metrics[0].pods.target.averageValue", "2", "4") in changes
+    notes = {(a["path"], c["subject"], n) for a in data["artifacts"] for c in a["changes"] for n in c["notes"]}
+    assert ("alerts/tritonobs-rules.yaml", "alert TritonVllmWaitingHigh", "number: -`20` +`30`") in notes
+    titles = {(c["subject"], c["what"]) for a in data["artifacts"] for c in a["changes"]}
+    assert ('panel "Waiting requests per pod (target 4)"', "retitled") in titles
+    eff = data["hpa_effect"]
+    assert (eff["base"]["target"], eff["head"]["target"]) == (2.0, 4.0)
+    # synthetic ramp to 8 waiting requests: 4 pods at target 2, 2 pods at target 4; 4 GPUs per pod
+    assert (eff["base"]["max_replicas_reached"], eff["head"]["max_replicas_reached"]) == (4, 2)
+    assert eff["head"]["gpu_hours"] < eff["base"]["gpu_hours"]
+    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("<!-- tritonobs-diff -->\n### tritonobs diff ")
+    assert "| `adapter_rules/hpa.yaml` | changed |" in md
+    assert "<details><summary><code>alerts/tritonobs-rules.yaml</code>" in md
+    assert "| GPU-hours |" in md and "| seconds above target |" in md
+    assert '-  20\n  +  30' in md
+
+
+def test_whitespace_only_spec_change_is_an_empty_diff(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = repo / "tritonobs.yaml"
+    spec.write_text(spec.read_text().replace("\nmodels:\n", "\n\n\nmodels:   \n", 1) + "\n\n")
+    _git(repo, "commit", "-qam", "whitespace")
+    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["artifacts"] == []
+    # the working tree (head by default) against the merge-base with main: also empty
+    assert _run(["diff", "--repo", str(repo)]) == 0
+    assert "No change to any rendered artifact" in capsys.readouterr().out
+
+
+def test_panel_query_change_is_shown_by_token(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    llm = repo / "dashboards" / "llm.json"
+    data = json.loads(llm.read_text())
+    panel = next(p for p in data["panels"] if p.get("title") == "Prompt tokens")
+    panel["targets"][0]["expr"] = panel["targets"][0]["expr"].replace('model=~"$model"', 'model="llama2"')
+    llm.write_text(json.dumps(data, indent=2))
+    from tritonobs.review.diff import diff_artifacts
+
+    rendered_old = {"dashboards/llm.json": (REPO / "dashboards" / "llm.json").read_text()}
+    rendered_new = {"dashboards/llm.json": llm.read_text()}
+    (d,) = diff_artifacts(rendered_old, rendered_new)
+    (c,) = d.changes
+    assert (c.subject, c.field) == ('panel "Prompt tokens"', "query A")
+    assert c.notes == ('matcher: -`vllm:prompt_tokens_total{model=~"$model"}` +`vllm:prompt_tokens_total{model="llama2"}`',)
+    assert '-  rate(vllm:prompt_tokens_total{model=~"$model",namespace="$namespace",pod=~"$pod"}[$__rate_interval])' in c.detail
+
+
+def test_noise_is_ignored() -> None:
+    from tritonobs.review.diff import diff_artifacts
+
+    base = json.loads((REPO / "dashboards" / "llm.json").read_text())
+    noisy = json.loads(json.dumps(base))
+    noisy["version"], noisy["id"], noisy["iteration"] = 42, 7, 1700000000
+    for p in noisy["panels"]:
+        p["pluginVersion"] = "12.2.0"
+    assert diff_artifacts({"dashboards/llm.json": json.dumps(base)}, {"dashboards/llm.json": json.dumps(noisy)}) == []
+
+
+def test_workflow_commands_on_a_pull_request(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The steps of .github/workflows/dashboard-review.yml, in order, on a two-commit repository."""
+    workflow = (REPO / ".github" / "workflows" / "dashboard-review.yml").read_text()
+    for step in ("tritonobs render --check", "tritonobs lint -o github", "tritonobs diff --base",
+                 "<!-- tritonobs-diff -->", "actions/upload-artifact", "PATCH"):
+        assert step in workflow, step
+    spec = repo / "tritonobs.yaml"
+    spec.write_text(spec.read_text().replace("    waiting_requests: 2\n", "    waiting_requests: 3\n", 1))
+    _run(["render", "--spec", str(spec)])
+    _git(repo, "commit", "-qam", "target 3")
+    capsys.readouterr()
+    assert _run(["render", "--spec", str(spec), "--check"]) == 0
+    assert capsys.readouterr().out == "up to date: 24 artifacts\n"
+    assert _run(["lint", "--spec", str(spec), "-o", "github"]) == 0
+    assert capsys.readouterr().out == ""  # no annotations: the stack lints clean
+    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1"]) == 0
+    md = capsys.readouterr().out
+    assert "| `adapter_rules/hpa.yaml` | changed |" in md
+    assert "- hpa: changed `spec.metrics[0].pods.target.averageValue`: `2` → `3`" in md
