@@ -8,6 +8,7 @@ The working tree (head by default) is rendered the same way, from the working tr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -38,10 +39,8 @@ def repo_root(path: Path) -> Path:
 def default_base(root: Path) -> str:
     """The merge-base of HEAD with the default branch (origin/HEAD, else main, else master)."""
     candidates = []
-    try:
+    with contextlib.suppress(UsageError):
         candidates.append(_git(root, "symbolic-ref", "--short", "refs/remotes/origin/HEAD").decode().strip())
-    except UsageError:
-        pass
     candidates += ["origin/main", "main", "origin/master", "master"]
     for ref in candidates:
         try:
