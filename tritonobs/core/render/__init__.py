@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.model import Stack
+from tritonobs.core.model import Stack
 
 KubeObject = dict[str, Any]
 
@@ -29,8 +29,8 @@ class DashboardSource:
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.render import adapter_rules, alerts, hpa, servicemonitor
-    from tritonobs.render import dashboards as dash
+    from tritonobs.core.render import adapter_rules, alerts, hpa, servicemonitor
+    from tritonobs.core.render import dashboards as dash
 
     out: list[Artifact] = []
     out += dash.render(stack, dashboards)
@@ -46,8 +46,8 @@ def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeOb
 
     Not here: the prometheus-adapter's rules. The adapter is shared, so apply merges them into its live
     configuration (kube/adapter.py) instead of owning an object."""
-    from tritonobs.render import alerts, hpa, servicemonitor
-    from tritonobs.render import dashboards as dash
+    from tritonobs.core.render import alerts, hpa, servicemonitor
+    from tritonobs.core.render import dashboards as dash
 
     objs: list[KubeObject] = []
     objs += servicemonitor.objects(stack)

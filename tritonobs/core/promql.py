@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 
-from tritonobs.catalogue import Metric
+from tritonobs.core.catalogue import Metric
 
 # Division guard: clamp_min on the denominator, never `1 + x` (that biases small rates).
 EPSILON = "1e-9"

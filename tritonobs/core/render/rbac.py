@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.kube import kinds
-from tritonobs.model import Stack
-from tritonobs.render import KubeObject
+from tritonobs.core import kinds
+from tritonobs.core.model import Stack
+from tritonobs.core.render import KubeObject
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 

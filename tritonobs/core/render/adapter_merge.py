@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 Rule = dict[str, Any]
 METRIC_PREFIX = "tritonobs_"  # every adapter metric tritonobs names starts with it

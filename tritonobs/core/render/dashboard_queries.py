@@ -15,9 +15,9 @@ from typing import Any
 
 import promql_parser
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.model import SignalUse, Stack
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.model import SignalUse, Stack
 
 RATE = "$__rate_interval"
 RANGE = "$__range"
@@ -274,7 +274,7 @@ def counter_problems(expr: str) -> list[str]:
     the dashboard range, `increase(x[$__range])`; rate/increase only over counters. Empty when fine.
 
     Raises ValueError when the expression does not parse."""
-    from tritonobs.queries import expand_grafana
+    from tritonobs.core.queries import expand_grafana
 
     problems: list[str] = []
 

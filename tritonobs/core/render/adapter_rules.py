@@ -15,11 +15,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from tritonobs import promql as q
-from tritonobs.model import SignalUse, Stack
-from tritonobs.render import Artifact
-from tritonobs.render.adapter_merge import owner_filter
-from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.core import promql as q
+from tritonobs.core.model import SignalUse, Stack
+from tritonobs.core.render import Artifact
+from tritonobs.core.render.adapter_merge import owner_filter
+from tritonobs.core.render.yamlfmt import to_yaml
 
 LABEL_MATCHERS = "<<.LabelMatchers>>"
 GROUP_BY = "<<.GroupBy>>"

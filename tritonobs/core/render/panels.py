@@ -15,10 +15,10 @@ from typing import Any
 import attr
 from grafanalib import core as g
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.model import GENERATED_BY, Stack
-from tritonobs.render.dashboard_queries import NAMESPACE, counter_problems
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.model import GENERATED_BY, Stack
+from tritonobs.core.render.dashboard_queries import NAMESPACE, counter_problems
 
 DATASOURCE: dict[str, str] = {"type": "prometheus", "uid": "${datasource}"}
 GRID_WIDTH = 24

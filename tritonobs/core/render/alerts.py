@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Literal
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.model import Stack
-from tritonobs.render import Artifact, KubeObject
-from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.model import Stack
+from tritonobs.core.render import Artifact, KubeObject
+from tritonobs.core.render.yamlfmt import to_yaml
 
 GROUP_SIGNALS = "tritonobs.signals"
 GROUP_SLO = "tritonobs.slo"
@@ -390,7 +390,7 @@ def prometheus_rule(stack: Stack) -> KubeObject:
 
 
 def render(stack: Stack) -> list[Artifact]:
-    from tritonobs.render import alert_tests
+    from tritonobs.core.render import alert_tests
 
     return [
         Artifact(RULES_FILE, to_yaml(rule_groups(stack))),

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tritonobs import yaml_bounded
-from tritonobs.catalogue import VLLM_BACKEND_TTFT_BUCKETS, VLLM_TTFT
-from tritonobs.config import (
+from tritonobs.core import yaml_bounded
+from tritonobs.core.catalogue import VLLM_BACKEND_TTFT_BUCKETS, VLLM_TTFT
+from tritonobs.core.config import (
     GAUGE_SIGNALS,
     INT32_MAX,
     MAX_DURATION_SECONDS,
@@ -28,9 +28,9 @@ from tritonobs.config import (
     Spec,
     duration_seconds,
 )
-from tritonobs.errors import SpecError, UsageError
-from tritonobs.inputs import EKS_CLUSTER_NAME, YAML_LIMIT, http_url_problem, read_text
-from tritonobs.vllm_backend import custom_metrics_value, image_release
+from tritonobs.core.errors import SpecError, UsageError
+from tritonobs.core.inputs import EKS_CLUSTER_NAME, YAML_LIMIT, http_url_problem, read_text
+from tritonobs.core.vllm_backend import custom_metrics_value, image_release
 
 Loc = tuple[str | int, ...]
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tritonobs import promql as q
-from tritonobs.model import Stack
-from tritonobs.render import DashboardSource
+from tritonobs.core import promql as q
+from tritonobs.core.model import Stack
+from tritonobs.core.render import DashboardSource
 
 Origin = Literal["dashboard", "alert", "record", "adapter", "keda"]
 
@@ -50,8 +50,8 @@ def rule_queries(groups: dict[str, Any]) -> Iterator[Query]:
 
 
 def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Query]:
-    from tritonobs.render import adapter_rules, alerts, keda
-    from tritonobs.render import dashboards as dash
+    from tritonobs.core.render import adapter_rules, alerts, keda
+    from tritonobs.core.render import dashboards as dash
 
     out: list[Query] = []
     for src in dashboards:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
 
 PerPod = Callable[[Sequence[str], str, Sequence[str]], str]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritonobs.config import ScalingRules
-from tritonobs.model import Stack
-from tritonobs.render import Artifact, KubeObject
-from tritonobs.render.quantity import quantity
-from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.core.config import ScalingRules
+from tritonobs.core.model import Stack
+from tritonobs.core.render import Artifact, KubeObject
+from tritonobs.core.render.quantity import quantity
+from tritonobs.core.render.yamlfmt import to_yaml
 
 
 def scaling_rules(r: ScalingRules) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def hpa(stack: Stack) -> KubeObject:
 
 
 def objects(stack: Stack) -> list[KubeObject]:
-    from tritonobs.render import keda
+    from tritonobs.core.render import keda
 
     if stack.spec.autoscaling.engine == "keda":
         return keda.objects(stack)
@@ -67,7 +67,7 @@ def objects(stack: Stack) -> list[KubeObject]:
 
 
 def render(stack: Stack) -> list[Artifact]:
-    from tritonobs.render import keda
+    from tritonobs.core.render import keda
 
     if stack.spec.autoscaling.engine == "keda":
         return keda.render(stack)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tritonobs.model import GENERATED_BY
+from tritonobs.core.model import GENERATED_BY
 
 
 class _Dumper(yaml.SafeDumper):

@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.config import duration_seconds
-from tritonobs.model import SignalUse, Stack
-from tritonobs.render import Artifact
-from tritonobs.render import alerts as rules
-from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.config import duration_seconds
+from tritonobs.core.model import SignalUse, Stack
+from tritonobs.core.render import Artifact
+from tritonobs.core.render import alerts as rules
+from tritonobs.core.render.yamlfmt import to_yaml
 
 LEAD = 10  # healthy scrapes before the condition starts
 OTHER_NS = "other-team"

@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 MIB = 1024 * 1024
 TEXT_LIMIT = 10 * MIB  # prompts, CSV traces, model files

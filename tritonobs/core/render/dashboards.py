@@ -14,10 +14,10 @@ from typing import Any
 from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Dashboard
 
-from tritonobs.errors import UsageError
-from tritonobs.model import Stack
-from tritonobs.render import Artifact, DashboardSource, KubeObject
-from tritonobs.render.yamlfmt import to_json, to_yaml
+from tritonobs.core.errors import UsageError
+from tritonobs.core.model import Stack
+from tritonobs.core.render import Artifact, DashboardSource, KubeObject
+from tritonobs.core.render.yamlfmt import to_json, to_yaml
 
 JSON_DIR = "dashboards"
 CONFIGMAP_DIR = "dashboards/kubernetes"
@@ -29,7 +29,7 @@ def build_json(stack: Stack, source: DashboardSource) -> dict[str, Any]:
     if not isinstance(built, Dashboard):
         raise UsageError(
             f"build(stack) returned {type(built).__name__}, not grafanalib.core.Dashboard "
-            "(use tritonobs.render.panels.dashboard)",
+            "(use tritonobs.core.render.panels.dashboard)",
             file=f"{source.slug}.dashboard.py",
         )
     data: dict[str, Any] = json.loads(json.dumps(built.to_json_data(), cls=DashboardEncoder, sort_keys=True))

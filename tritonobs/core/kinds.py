@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.model import Stack
+from tritonobs.core.model import Stack
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF = "app.kubernetes.io/part-of"
@@ -82,7 +82,7 @@ def kind_of(obj: Mapping[str, Any]) -> Kind:
     try:
         return _BY_KEY[key]
     except KeyError:
-        raise KeyError(f"{key[1]} ({key[0]}) is not a kind tritonobs manages: add it to kube/kinds.py") from None
+        raise KeyError(f"{key[1]} ({key[0]}) is not a kind tritonobs manages: add it to core/kinds.py") from None
 
 
 def selector(stack: Stack) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from tritonobs.inputs import AWS_REGION, INT32_MAX
+from tritonobs.core.inputs import AWS_REGION, INT32_MAX
 
 API_VERSION = "tritonobs/v1"
 # The project's repository, where docs/runbooks.md is browsable (the default alert runbook links point there;
@@ -181,7 +181,7 @@ class Keda(_Strict):
     server_address: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     polling_interval_seconds: Count = Field(default=30, gt=0)
     # Accepted for older specs, never rendered: KEDA applies both only between 0 and 1 replica, and
-    # min_replicas >= 1. `tritonobs validate` warns when a spec sets them (tritonobs/advice.py).
+    # min_replicas >= 1. `tritonobs validate` warns when a spec sets them (tritonobs/core/advice.py).
     cooldown_period_seconds: Count = Field(default=300, ge=0, description="no effect (only 1 -> 0); not rendered")
     activation_threshold: float = Field(default=0, ge=0, le=MAX_TARGET,
                                         description="no effect (only 0 <-> 1); not rendered")

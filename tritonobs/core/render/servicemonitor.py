@@ -8,10 +8,10 @@ derived from.
 
 from __future__ import annotations
 
-from tritonobs import promql as q
-from tritonobs.model import Stack
-from tritonobs.render import Artifact, KubeObject
-from tritonobs.render.yamlfmt import to_yaml
+from tritonobs.core import promql as q
+from tritonobs.core.model import Stack
+from tritonobs.core.render import Artifact, KubeObject
+from tritonobs.core.render.yamlfmt import to_yaml
 
 
 def service_monitor(stack: Stack) -> KubeObject:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tritonobs.model import Stack
+from tritonobs.core.model import Stack
 
 
 @dataclass(frozen=True)

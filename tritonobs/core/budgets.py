@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tritonobs.config import Budgets
-from tritonobs.verify.timeline import Event, Sample, Timeline
+from tritonobs.core.config import Budgets
+from tritonobs.core.timeline import Event, Sample, Timeline
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 MAX_DEPTH = 64  # a spec nests 5 levels, a kubeconfig 4
 MAX_NODES = 100_000  # values after alias expansion; the example spec has ~250

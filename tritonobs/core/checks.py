@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import promql_parser
 
-from tritonobs import catalogue
-from tritonobs.model import Stack
-from tritonobs.queries import Query, all_queries, parse_ready
-from tritonobs.render import DashboardSource
+from tritonobs.core import catalogue
+from tritonobs.core.model import Stack
+from tritonobs.core.queries import Query, all_queries, parse_ready
+from tritonobs.core.render import DashboardSource
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def check_queries(queries: Sequence[Query], recorded: set[str]) -> list[Problem]
 
 def check_hpa_metrics(stack: Stack) -> list[Problem]:
     """Every Pods metric the HPA reads must be served by an adapter rule (else the HPA shows <unknown>)."""
-    from tritonobs.render import adapter_rules, hpa
+    from tritonobs.core.render import adapter_rules, hpa
 
     if stack.spec.autoscaling.engine != "adapter":
         return []
@@ -69,7 +69,7 @@ def check_hpa_metrics(stack: Stack) -> list[Problem]:
 
 
 def run_all(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Problem]:
-    from tritonobs.render import alerts
+    from tritonobs.core.render import alerts
 
     recorded = {r["record"] for g in alerts.rule_groups(stack)["groups"] for r in g["rules"] if "record" in r}
     return check_hpa_metrics(stack) + check_queries(all_queries(stack, dashboards), recorded)
