@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 import yaml
 
-from tritonobs.errors import UsageError
-from tritonobs.inputs import read_text
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import read_text
 from tritonobs.review import diff_report, revisions
 from tritonobs.review.diff import diff_artifacts
 from tritonobs.review.hpa_effect import Effect, effect

@@ -15,8 +15,8 @@ import typer
 
 from tritonobs.cli.options import SpecOption
 from tritonobs.cli.render_cmd import DashboardsOption
-from tritonobs.errors import TritonobsError, UsageError
-from tritonobs.inputs import read_text
+from tritonobs.core.errors import TritonobsError, UsageError
+from tritonobs.core.inputs import read_text
 from tritonobs.review import lint_output
 from tritonobs.review.findings import Doc
 from tritonobs.review.lint import ALL_RULES, exit_code, lint
@@ -35,7 +35,7 @@ class LintOutput(StrEnum):
 
 def stack_docs(spec: Path, dashboards: Path | None) -> tuple[list[Doc], StackSettings]:
     from tritonobs.cli.render_cmd import prepare
-    from tritonobs.config import duration_seconds
+    from tritonobs.core.config import duration_seconds
 
     stack, _, artifacts = prepare(spec, dashboards)
     root = spec.resolve().parent

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tritonobs.errors import UsageError
-from tritonobs.inputs import parse_duration, read_text
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import parse_duration, read_text
+from tritonobs.core.yaml_bounded import load
 from tritonobs.review.findings import Finding, Severity
 from tritonobs.review.locate import yaml_lines
-from tritonobs.yaml_bounded import load
 
 FILE_NAME = ".tritonobs-lint.yaml"
 

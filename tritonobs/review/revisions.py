@@ -16,7 +16,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 _RENDER = "import sys; from tritonobs.cli import main; sys.argv[0] = 'tritonobs'; main()"
 

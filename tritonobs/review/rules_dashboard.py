@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 import promql_parser as pp
 
-from tritonobs import catalogue
+from tritonobs.core import catalogue
 from tritonobs.review import promql_tools as pq
 from tritonobs.review.dashboard import Dash, Panel, unit_of
 from tritonobs.review.findings import Finding

@@ -19,7 +19,7 @@ from typing import Any
 
 import promql_parser as pp
 
-from tritonobs.inputs import parse_duration
+from tritonobs.core.inputs import parse_duration
 from tritonobs.review.findings import Doc, Finding, Severity
 
 _AGGS_ONE = {"sum", "max", "min", "avg", "count", "group", "stddev", "stdvar", "quantile"}

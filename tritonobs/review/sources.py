@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
+from tritonobs.core.yaml_bounded import load_all
 from tritonobs.review.findings import Doc
 from tritonobs.review.locate import block_offset, json_lines, yaml_lines
-from tritonobs.yaml_bounded import load_all
 
 
 def dashboard_doc(text: str, file: str, line_offset: int = 0, prefix: tuple[str | int, ...] = ()) -> Doc:
