@@ -41,6 +41,7 @@ _COMMAND_MODULES = [
     "tritonobs.cli.models_cmd",
     "tritonobs.cli.models_sync_cmd",
     "tritonobs.cli.rbac_cmd",
+    "tritonobs.cli.preview_cmd",
     "tritonobs.cli.render_cmd",
     "tritonobs.cli.simulate_cmd",
     "tritonobs.cli.verify_cmd",

@@ -11,7 +11,7 @@ import typer
 import yaml
 
 from tritonobs.core.errors import UsageError
-from tritonobs.core.inputs import read_text
+from tritonobs.core.inputs import output_dir, read_text, seconds
 from tritonobs.review import diff_report, revisions
 from tritonobs.review.diff import diff_artifacts
 from tritonobs.review.hpa_effect import Effect, effect
@@ -71,9 +71,11 @@ def register(app: typer.Typer) -> None:
         eff = _hpa_effect(old, new, trace, _gpus_per_pod(spec_text))
         shown: dict[str, list[str]] = {}
         if images is not None and diffs:
-            from tritonobs.review.preview_run import diff_images
+            from tritonobs.review.preview_run import diff_images, with_source
 
-            shown = diff_images(diffs, old, new, images, eff, prometheus=prometheus, lab=lab, since=since)
+            output_dir("--images", images)
+            shown = with_source(prometheus, (root / spec) if lab else None, seconds("--from", since),
+                                lambda fetch, sub: diff_images(diffs, old, new, images, eff, fetch, sub)) or {}
         base_name = revisions.short(root, base_ref)
         head_name = revisions.short(root, head) if head else "working tree"
         if output is DiffOutput.json:
