@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from matplotlib import image as mpimg
 
 from tests.conftest import DASHBOARDS, EXAMPLE, REPO
 from tritonobs.cli import main
@@ -42,12 +43,25 @@ def repo(tmp_path: Path) -> Path:
 
 
 
-def test_diff_names_each_change_with_hpa_effect(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+PROMPT_SERIES = "series=[Series(dq.tokens_per_second(c.VLLM_PROMPT_TOKENS), BY_MODEL)]"
+
+
+def change_query_threshold_target(repo: Path) -> None:
+    """One commit: a panel's query (its source), an alert threshold and the HPA target (the spec)."""
     spec = repo / "tritonobs.yaml"
     text = spec.read_text()
     spec.write_text(text.replace("    waiting_requests: 2\n", "    waiting_requests: 4\n", 1)
                     .replace("  waiting_requests_high: 20\n", "  waiting_requests_high: 30\n", 1))
-    _run(["render", "--spec", str(spec)])
+    src = repo / "dashboards" / "llm.dashboard.py"
+    code = src.read_text()
+    assert PROMPT_SERIES in code
+    src.write_text(code.replace(PROMPT_SERIES, PROMPT_SERIES.replace(
+        "c.VLLM_PROMPT_TOKENS)", "c.VLLM_PROMPT_TOKENS, ['namespace=\"$namespace\"'])")))
+    assert _run(["render", "--spec", str(spec)]) == 0
+
+
+def test_diff_names_each_change_with_hpa_effect(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    change_query_threshold_target(repo)
     _git(repo, "commit", "-qam", "target 4, alert at 30")
     capsys.readouterr()
     assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD", "-o", "json"]) == 0
@@ -59,6 +73,8 @@ def test_diff_names_each_change_with_hpa_effect(repo: Path, capsys: pytest.Captu
     assert ("alerts/tritonobs-rules.yaml", "alert TritonVllmWaitingHigh", "number: -`20` +`30`") in notes
     titles = {(c["subject"], c["what"]) for a in data["artifacts"] for c in a["changes"]}
     assert ('panel "Waiting requests per pod (target 4)"', "retitled") in titles
+    assert ("dashboards/llm.json", 'panel "Prompt tokens"', "matcher: -`vllm:prompt_tokens_total{model=~\"$model\"}` "
+            "-`vllm:prompt_tokens_total{pod=~\"$pod\"}`") in notes
     eff = data["hpa_effect"]
     assert (eff["base"]["target"], eff["head"]["target"]) == (2.0, 4.0)
     # synthetic ramp to 8 waiting requests: 4 pods at target 2, 2 pods at target 4; 4 GPUs per pod
@@ -71,6 +87,16 @@ def test_diff_names_each_change_with_hpa_effect(repo: Path, capsys: pytest.Captu
     assert "<details><summary><code>alerts/tritonobs-rules.yaml</code>" in md
     assert "| GPU-hours |" in md and "| seconds above target |" in md
     assert '-  20\n  +  30' in md
+    # previews without a data source: drawn, and saying so
+    images = tmp_path / "images"
+    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD", "--images", str(images)]) == 0
+    md = capsys.readouterr().out
+    assert "- preview: `llm--prompt-tokens.png`" in md and "- preview: `hpa-effect.png`" in md
+    assert sorted(p.name for p in images.iterdir()) == [
+        "autoscaling--waiting-requests-per-pod-target-4.png", "autoscaling.overview.png", "hpa-effect.png",
+        "llm--prompt-tokens.png", "llm.overview.png"]
+    png = mpimg.imread(images / "llm--prompt-tokens.png")
+    assert png.shape[:2] == (396, 1260)  # 14 x 4.4 in at 90 dpi: before | after
 
 
 def test_whitespace_only_spec_change_is_an_empty_diff(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

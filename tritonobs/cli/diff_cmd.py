@@ -51,7 +51,8 @@ def register(app: typer.Typer) -> None:
         images: Path | None = typer.Option(None, "--images", help="write before/after PNGs of changed panels here"),
         prometheus: str | None = typer.Option(None, "--prometheus", help="previews: query this Prometheus"),
         lab: bool = typer.Option(False, "--lab", help="previews: bring up the lab, run a short load, draw, stop it"),
-        since: str = typer.Option("1h", "--from", help="previews: how far back (e.g. 30m, 2h)"),
+        since: str = typer.Option("1h", "--from", help="previews: how far back from --to (e.g. 30m, 2h)"),
+        to: str = typer.Option("now", "--to", help="previews: end of the range (now, 5m ago as 5m, or unix seconds)"),
         output: DiffOutput = typer.Option(DiffOutput.md, "--output", "-o", help="md (a pull-request comment) or json"),
         repo: Path = typer.Option(Path("."), "--repo", help="the git repository (default: the current folder's)"),
     ) -> None:
@@ -71,11 +72,12 @@ def register(app: typer.Typer) -> None:
         eff = _hpa_effect(old, new, trace, _gpus_per_pod(spec_text))
         shown: dict[str, list[str]] = {}
         if images is not None and diffs:
-            from tritonobs.review.preview_run import diff_images, with_source
+            from tritonobs.review.preview_run import diff_images, parse_to, with_source
 
             output_dir("--images", images)
             shown = with_source(prometheus, (root / spec) if lab else None, seconds("--from", since),
-                                lambda fetch, sub: diff_images(diffs, old, new, images, eff, fetch, sub)) or {}
+                                lambda fetch, sub: diff_images(diffs, old, new, images, eff, fetch, sub),
+                                end=parse_to(to)) or {}
         base_name = revisions.short(root, base_ref)
         head_name = revisions.short(root, head) if head else "working tree"
         if output is DiffOutput.json:

@@ -12,7 +12,7 @@ from tritonobs.cli.render_cmd import DashboardsOption
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import output_dir, read_text, seconds
 from tritonobs.review.preview_cmd import dashboards_of
-from tritonobs.review.preview_run import draw_dashboards, with_source
+from tritonobs.review.preview_run import draw_dashboards, parse_to, with_source
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         dashboards: Path | None = DashboardsOption,
         prometheus: str | None = typer.Option(None, "--prometheus", help="Prometheus to query"),
         lab: bool = typer.Option(False, "--lab", help="bring up the lab, drive a short load, draw, stop everything"),
-        since: str = typer.Option("1h", "--from", help="how far back from now (e.g. 30m); with --lab, the load's length"),
+        since: str = typer.Option("1h", "--from", help="how far back from --to (e.g. 30m); with --lab, the load's length"),
+        to: str = typer.Option("now", "--to", help="end of the range: now, a duration ago (5m) or unix seconds"),
     ) -> None:
         """Draw each dashboard as an overview PNG (panels laid out by gridPos, units, thresholds and legends as the
         panel JSON says), marked as a preview drawn by tritonobs, not a Grafana screenshot."""
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         if not found:
             raise UsageError("no dashboard in the files named")
         summary = with_source(prometheus, spec if lab else None, span,
-                              lambda fetch, sub: draw_dashboards(found, out_dir, fetch, sub))
+                              lambda fetch, sub: draw_dashboards(found, out_dir, fetch, sub), end=parse_to(to))
         for name, s in (summary or {}).items():
-            drew = sum(1 for n in s["panels"].values() if n)
+            drew = sum(1 for v in s["panels"].values() if v)
             out.print(f"{out_dir / s['image']}: {name}, {drew}/{len(s['panels'])} panels drew data")

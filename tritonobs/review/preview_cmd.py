@@ -45,7 +45,7 @@ def lab_previews(stack: Stack, sources: list[DashboardSource], out_dir: Path, co
         with console.status("drawing previews of every dashboard from the lab's data"):
             summary = draw_dashboards(rendered_dashboards(stack, sources), out_dir, fetcher(PrometheusClient(url), w),
                                       f"the lab's Prometheus, {int(end - started)} s of data")
-        drawn = sum(1 for d in summary.values() for n in d["panels"].values() if n)
+        drawn = sum(1 for d in summary.values() for v in d["panels"].values() if v)
         total = sum(len(d["panels"]) for d in summary.values())
         console.print(f"previews: {len(summary)} dashboards in [bold]{out_dir}/[/] ({drawn}/{total} panels drew data; "
                       "drawn by tritonobs, not Grafana screenshots)")

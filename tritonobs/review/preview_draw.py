@@ -50,6 +50,11 @@ class PanelData:
     note: str = ""  # why there is no data, when there is none
 
 
+def esc(text: str) -> str:
+    """Text as written: matplotlib reads `$...$` as math, and Grafana titles and queries are full of `$var`."""
+    return text.replace("$", r"\$")
+
+
 def color(name: str | None) -> str:
     if not name:
         return NAMED["green"]
@@ -108,7 +113,7 @@ def _decimals(panel: dict[str, Any]) -> int | None:
     return int(d) if isinstance(d, int | float) else None
 
 
-def _fmt(panel: dict[str, Any], v: float) -> str:
+def fmt(panel: dict[str, Any], v: float) -> str:
     if _unit(panel) == "bool_yes_no":
         return "Yes" if v else "No"
     return format_value(_unit(panel), v, _decimals(panel))
@@ -119,11 +124,11 @@ def _style(ax: Axes, title: str) -> None:
     for spine in ax.spines.values():
         spine.set_color(GRID)
     ax.tick_params(colors=TEXT, labelsize=7)
-    ax.set_title(title, color=TEXT, fontsize=9, loc="left")
+    ax.set_title(esc(title), color=TEXT, fontsize=9, loc="left")
 
 
 def _no_data(ax: Axes, note: str) -> None:
-    ax.text(0.5, 0.5, note or "No data", color=TEXT, ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.text(0.5, 0.5, esc(note or "No data"), color=TEXT, ha="center", va="center", transform=ax.transAxes, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -149,7 +154,7 @@ def draw_timeseries(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
             ys = [a + b for a, b in zip(ys, base, strict=True)]
             ax.fill_between(xs, base, ys, color=c, alpha=0.3, linewidth=0)
         base = ys
-        ax.plot(xs, ys, color=c, linewidth=1.2, label=legend_name(s))
+        ax.plot(xs, ys, color=c, linewidth=1.5 * float(custom.get("lineWidth") or 1), label=esc(legend_name(s)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
     mode = (custom.get("thresholdsStyle") or {}).get("mode") or "off"
     data_ylim = ax.get_ylim()
@@ -162,7 +167,7 @@ def draw_timeseries(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
     lo, hi = d.get("min"), d.get("max")
     if lo is not None or hi is not None:
         ax.set_ylim(bottom=lo, top=hi)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt(panel, v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: esc(fmt(panel, v))))
     ax.grid(color=GRID, linewidth=0.5)
     if len(series) <= 12:
         leg = ax.legend(fontsize=6, loc="upper left", facecolor=PANEL_BG, edgecolor=GRID, labelcolor=TEXT)
@@ -192,10 +197,10 @@ def draw_stat(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
         c = threshold_color(panel, v)
         if background:
             ax.axhspan(y - 0.5 / len(vals), y + 0.5 / len(vals), color=c, alpha=0.9)
-        ax.text(0.5, y, _fmt(panel, v), color=TEXT if background else c, fontsize=20 if len(vals) == 1 else 12,
+        ax.text(0.5, y, esc(fmt(panel, v)), color=TEXT if background else c, fontsize=20 if len(vals) == 1 else 12,
                 ha="center", va="center", fontweight="bold", transform=ax.transAxes)
         if len(vals) > 1:
-            ax.text(0.02, y, name, color=TEXT, fontsize=6, va="center", transform=ax.transAxes)
+            ax.text(0.02, y, esc(name), color=TEXT, fontsize=6, va="center", transform=ax.transAxes)
 
 
 def draw_gauge(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
@@ -222,7 +227,7 @@ def draw_gauge(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
     ax.add_patch(Wedge((0, 0), 0.95, 180, 180, width=0.25, color=GRID))
     ax.add_patch(Wedge((0, 0), 0.95, 0, 180, width=0.25, color=GRID))
     ax.add_patch(Wedge((0, 0), 0.95, 180 - 180 * frac, 180, width=0.25, color=threshold_color(panel, v)))
-    ax.text(0, 0.1, _fmt(panel, v), color=threshold_color(panel, v), ha="center", fontsize=14, fontweight="bold")
+    ax.text(0, 0.1, esc(fmt(panel, v)), color=threshold_color(panel, v), ha="center", fontsize=14, fontweight="bold")
 
 
 def draw_bargauge(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
@@ -237,17 +242,17 @@ def draw_bargauge(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
     ax.barh(range(len(vals)), [min(max(v, lo), hi) - lo for v in nums], left=lo,
             color=[threshold_color(panel, v) for v in nums], height=0.6)
     ax.set_xlim(lo, hi)
-    ax.set_yticks(range(len(vals)), names, fontsize=6, color=TEXT)
+    ax.set_yticks(range(len(vals)), [esc(n) for n in names], fontsize=6, color=TEXT)
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt(panel, v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: esc(fmt(panel, v))))
     for i, v in enumerate(nums):
-        ax.text(hi, i, " " + _fmt(panel, v), color=threshold_color(panel, v), va="center", ha="right", fontsize=7)
+        ax.text(hi, i, " " + esc(fmt(panel, v)), color=threshold_color(panel, v), va="center", ha="right", fontsize=7)
 
 
 def draw_text(ax: Axes, panel: dict[str, Any]) -> None:
     content = str((panel.get("options") or {}).get("content") or panel.get("content") or "")
     content = re.sub(r"[#*_`>]", "", content)
-    ax.text(0.02, 0.95, "\n".join(line[:110] for line in content.splitlines()[:14]), color=TEXT, fontsize=6,
+    ax.text(0.02, 0.95, esc("\n".join(line[:110] for line in content.splitlines()[:14])), color=TEXT, fontsize=6,
             va="top", ha="left", transform=ax.transAxes, wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -269,7 +274,7 @@ def draw_panel(ax: Axes, panel: dict[str, Any], data: PanelData, title: str | No
 
 
 def _mark(fig: Figure, subtitle: str = "") -> None:
-    fig.text(0.99, 0.005, MARK + (f" · {subtitle}" if subtitle else ""), color="#8e8e8e", fontsize=7,
+    fig.text(0.99, 0.005, esc(MARK + (f" · {subtitle}" if subtitle else "")), color="#8e8e8e", fontsize=7,
              ha="right", va="bottom")
 
 
@@ -295,7 +300,7 @@ def before_after_figure(old: dict[str, Any] | None, new: dict[str, Any] | None, 
         if exprs:  # what each side queries: the change under review
             text = exprs[0] if len(exprs[0]) <= 110 else exprs[0][:107] + "…"
             more = f"  (+{len(exprs) - 1} more)" if len(exprs) > 1 else ""
-            fig.text(0.06 + i * 0.5, 0.035, text + more, color="#8e8e8e", fontsize=6, family="monospace")
+            fig.text(0.06 + i * 0.5, 0.035, esc(text + more), color="#8e8e8e", fontsize=6, family="monospace")
     _mark(fig, subtitle)
     return fig
 
@@ -308,7 +313,7 @@ def overview_figure(dashboard: dict[str, Any], data: dict[int, PanelData], subti
     width_in = 16.0
     height_in = max(3.0, bottom * 30 / 1400 * width_in)
     fig = plt.figure(figsize=(width_in, height_in + 0.6), facecolor=BG)
-    fig.text(0.01, 1 - 0.25 / (height_in + 0.6), str(dashboard.get("title") or ""), color=TEXT, fontsize=12,
+    fig.text(0.01, 1 - 0.25 / (height_in + 0.6), esc(str(dashboard.get("title") or "")), color=TEXT, fontsize=12,
              va="center")
     top = 1 - 0.5 / (height_in + 0.6)
     usable = top - 0.3 / (height_in + 0.6)

@@ -57,6 +57,24 @@ def _subtitle(window: Window | None, source: str) -> str:
     return f"{source}, {span}"
 
 
+def parse_to(text: str) -> float | None:
+    """`--to`: now (default), a duration ago (`90s`), or unix seconds."""
+    from tritonobs.core.inputs import parse_duration
+
+    if text in ("", "now"):
+        return None
+    try:
+        value = float(text)
+        if value > 1e9:
+            return value
+    except ValueError:
+        pass
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        raise UsageError(f"--to {text!r}: write now, a duration ago (e.g. 5m) or unix seconds") from None
+
+
 def draw_dashboards(dashboards: list[tuple[str, dict[str, Any]]], out: Path, fetch: Fetch, subtitle: str) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for name, d in dashboards:
@@ -64,9 +82,20 @@ def draw_dashboards(dashboards: list[tuple[str, dict[str, Any]]], out: Path, fet
         data = {i: fetch(d, p) for i, p in enumerate(panels)}
         file = _save(draw.overview_figure(d, data, subtitle), out / f"{slug(Path(name).stem)}.overview.png")
         summary[name] = {"image": file.name, "panels": {
-            str(p.get("title") or f"#{i}"): len(data[i].series) for i, p in enumerate(panels) if p.get("type") not in ("row", "text")}}
+            str(p.get("title") or f"#{i}"): last_values(p, data[i]) for i, p in enumerate(panels)
+            if p.get("type") not in ("row", "text")}}
     (out / "previews.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary
+
+
+def last_values(panel: dict[str, Any], data: draw.PanelData) -> dict[str, str]:
+    """Legend -> the last value drawn, as the panel formats it (what a reviewer reads off the image)."""
+    out = {}
+    for s in data.series:
+        v = draw.reduce(s.points, "lastNotNull")
+        if v is not None:
+            out[draw.legend_name(s)] = draw.fmt(panel, v)
+    return out
 
 
 def _panel(d: dict[str, Any] | None, title: str) -> dict[str, Any] | None:
@@ -124,13 +153,13 @@ def diff_images(diffs: list[ArtifactDiff], old: dict[str, str], new: dict[str, s
 
 
 def with_source(prometheus: str | None, lab_spec: Path | None, since_s: float,
-                job: Callable[[Fetch, str], Any], scrape_s: float = 15.0) -> Any:
+                job: Callable[[Fetch, str], Any], scrape_s: float = 15.0, end: float | None = None) -> Any:
     """Run `job(fetch, subtitle)` with data from a Prometheus, from a lab brought up (and stopped) for it,
     or from nothing (images say so)."""
     if prometheus and lab_spec is not None:
         raise UsageError("--prometheus and --lab: pick one")
     if prometheus:
-        end = time.time()
+        end = time.time() if end is None else end
         w = Window(end - since_s, end, scrape_s)
         return job(fetcher(PrometheusClient(prometheus), w), _subtitle(w, prometheus))
     if lab_spec is not None:
@@ -142,8 +171,7 @@ def with_source(prometheus: str | None, lab_spec: Path | None, since_s: float,
         started = time.time()
 
         def on_done(url: str) -> None:
-            end = time.time()
-            w = Window(started, end, stack.scrape_seconds if stack.scrape_seconds < 15 else 15.0)
+            w = Window(started, time.time(), min(stack.scrape_seconds, 15.0))
             result.append(job(fetcher(PrometheusClient(url), w), _subtitle(w, "the lab's Prometheus")))
 
         run_lab(stack, model_repository=lab_spec.resolve().parent / stack.spec.model_repository.path, dashboards=[],
