@@ -142,7 +142,7 @@ def test_workflow_commands_on_a_pull_request(repo: Path, capsys: pytest.CaptureF
     """The steps of .github/workflows/dashboard-review.yml, in order, on a two-commit repository."""
     workflow = (REPO / ".github" / "workflows" / "dashboard-review.yml").read_text()
     for step in ("tritonobs render --check", "tritonobs lint -o github", "tritonobs diff --base",
-                 "<!-- tritonobs-diff -->", "actions/upload-artifact", "PATCH"):
+                 "<!-- tritonobs-diff -->", "actions/upload-artifact", "PATCH", "--images review/previews"):
         assert step in workflow, step
     spec = repo / "tritonobs.yaml"
     spec.write_text(spec.read_text().replace("    waiting_requests: 2\n", "    waiting_requests: 3\n", 1))
@@ -153,7 +153,9 @@ def test_workflow_commands_on_a_pull_request(repo: Path, capsys: pytest.CaptureF
     assert capsys.readouterr().out == "up to date: 24 artifacts\n"
     assert _run(["lint", "--spec", str(spec), "-o", "github"]) == 0
     assert capsys.readouterr().out == ""  # no annotations: the stack lints clean
-    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1"]) == 0
+    images = repo.parent / "review" / "previews"
+    assert _run(["diff", "--repo", str(repo), "--base", "HEAD~1", "--images", str(images)]) == 0
     md = capsys.readouterr().out
+    assert (images / "hpa-effect.png").is_file()
     assert "| `adapter_rules/hpa.yaml` | changed |" in md
     assert "- hpa: changed `spec.metrics[0].pods.target.averageValue`: `2` → `3`" in md

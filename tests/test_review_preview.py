@@ -95,3 +95,11 @@ def test_before_after_shows_both_queries() -> None:
     fig = draw.before_after_figure(old, new, draw.PanelData(note="n"), draw.PanelData(note="n"))
     texts = [t.get_text() for t in fig.texts]
     assert "rate(x[5m])" in texts and r"rate(x[\$__rate_interval])" in texts  # `$` escaped: not math
+
+
+def test_multi_value_regex_escaped_as_grafana_does() -> None:
+    from tritonobs.review.preview_data import regex_escape
+
+    # prometheusSpecialRegexEscape: '-' stays (PromQL rejects "\-"), '.' and '|' get a doubled backslash
+    assert regex_escape("triton-lab-0") == "triton-lab-0"
+    assert regex_escape("a.b|c") == "a\\\\.b\\\\|c"

@@ -35,13 +35,14 @@ def rendered_dashboards(stack: Stack, sources: list[DashboardSource]) -> list[tu
 
 def lab_previews(stack: Stack, sources: list[DashboardSource], out_dir: Path, console: Console) -> Callable[[str], None]:
     """`lab run`'s last step: every dashboard drawn from the lab's Prometheus before it stops."""
+    from tritonobs.lab.lab_stack import lab_variant
     from tritonobs.prom.client import PrometheusClient
 
     started = time.time()
 
     def draw(url: str) -> None:
         end = time.time()
-        w = Window(started, end, min(stack.scrape_seconds, 15.0))
+        w = Window(started, end, lab_variant(stack).scrape_seconds)  # the lab's Prometheus scrapes every second
         with console.status("drawing previews of every dashboard from the lab's data"):
             summary = draw_dashboards(rendered_dashboards(stack, sources), out_dir, fetcher(PrometheusClient(url), w),
                                       f"the lab's Prometheus, {int(end - started)} s of data")

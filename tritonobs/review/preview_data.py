@@ -16,7 +16,7 @@ from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.review.preview_draw import PanelData, Series
 
 POINTS = 300
-_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.+?)\s*,\s*)?([A-Za-z_]\w*)\s*\)\s*$")
+_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.+)\s*,\s*)?([A-Za-z_]\w*)\s*\)\s*$")  # greedy: the last comma
 _VAR = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
@@ -44,6 +44,12 @@ def substitute(expr: str, values: dict[str, str]) -> str:
         return values.get(name, m.group(0))
 
     return _VAR.sub(sub, expr)
+
+
+def regex_escape(value: str) -> str:
+    """Grafana's prometheusSpecialRegexEscape: a regex escape written inside a PromQL string (doubled)."""
+    value = value.replace("\\", "\\\\\\\\")
+    return re.sub(r"[$^*{}\[\]'+?.()|]", lambda m: "\\\\" + m.group(0), value)
 
 
 def _selected(var: dict[str, Any]) -> list[str]:
@@ -78,11 +84,11 @@ def resolve_variables(dashboard: dict[str, Any], client: PrometheusClient, w: Wi
             if var.get("allValue"):
                 values[name] = str(var["allValue"])
             else:
-                values[name] = "(" + "|".join(re.escape(o) for o in options) + ")" if options else ".*"
+                values[name] = "(" + "|".join(regex_escape(o) for o in options) + ")" if options else ".*"
         elif all_selected:
             values[name] = options[0] if options else ""
         elif len(selected) > 1:
-            values[name] = "(" + "|".join(re.escape(v) for v in selected) + ")"
+            values[name] = "(" + "|".join(regex_escape(v) for v in selected) + ")"
         else:
             values[name] = selected[0]
     return values

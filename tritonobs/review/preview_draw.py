@@ -155,7 +155,8 @@ def draw_timeseries(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
             ax.fill_between(xs, base, ys, color=c, alpha=0.3, linewidth=0)
         base = ys
         ax.plot(xs, ys, color=c, linewidth=1.5 * float(custom.get("lineWidth") or 1), label=esc(legend_name(s)))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
+    span = max(t for s in series for t, _ in s.points) - min(t for s in series for t, _ in s.points)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if span < 900 else "%H:%M", tz=UTC))
     mode = (custom.get("thresholdsStyle") or {}).get("mode") or "off"
     data_ylim = ax.get_ylim()
     if mode != "off":
@@ -242,8 +243,10 @@ def draw_bargauge(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
     ax.barh(range(len(vals)), [min(max(v, lo), hi) - lo for v in nums], left=lo,
             color=[threshold_color(panel, v) for v in nums], height=0.6)
     ax.set_xlim(lo, hi)
-    ax.set_yticks(range(len(vals)), [esc(n) for n in names], fontsize=6, color=TEXT)
+    ax.set_yticks([])
     ax.invert_yaxis()
+    for i, n in enumerate(names):  # Grafana puts each name above its bar
+        ax.text(lo, i - 0.36, " " + esc(n), color=TEXT, fontsize=6, va="bottom", ha="left")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: esc(fmt(panel, v))))
     for i, v in enumerate(nums):
         ax.text(hi, i, " " + esc(fmt(panel, v)), color=threshold_color(panel, v), va="center", ha="right", fontsize=7)

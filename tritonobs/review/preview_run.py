@@ -164,6 +164,7 @@ def with_source(prometheus: str | None, lab_spec: Path | None, since_s: float,
         return job(fetcher(PrometheusClient(prometheus), w), _subtitle(w, prometheus))
     if lab_spec is not None:
         from tritonobs.cli.options import load_stack
+        from tritonobs.lab.lab_stack import lab_variant
         from tritonobs.lab.run import run_lab
 
         stack = load_stack(lab_spec)
@@ -171,7 +172,7 @@ def with_source(prometheus: str | None, lab_spec: Path | None, since_s: float,
         started = time.time()
 
         def on_done(url: str) -> None:
-            w = Window(started, time.time(), min(stack.scrape_seconds, 15.0))
+            w = Window(started, time.time(), lab_variant(stack).scrape_seconds)
             result.append(job(fetcher(PrometheusClient(url), w), _subtitle(w, "the lab's Prometheus")))
 
         run_lab(stack, model_repository=lab_spec.resolve().parent / stack.spec.model_repository.path, dashboards=[],
