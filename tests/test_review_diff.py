@@ -159,3 +159,31 @@ def test_workflow_commands_on_a_pull_request(repo: Path, capsys: pytest.CaptureF
     assert (images / "hpa-effect.png").is_file()
     assert "| `adapter_rules/hpa.yaml` | changed |" in md
     assert "- hpa: changed `spec.metrics[0].pods.target.averageValue`: `2` → `3`" in md
+
+
+def test_bad_refs_are_one_line_exit_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["diff", "--repo", str(repo), "--base", "nosuchref"]) == 2
+    assert capsys.readouterr().err == (f"error: --base nosuchref: no such revision in {repo} (a branch, tag or commit; "
+                                       "fetch it first in a shallow clone)\n")
+    assert _run(["diff", "--repo", str(repo.parent)]) == 2
+    assert "not a git repository" in capsys.readouterr().err
+
+
+def test_keda_change_is_replayed_through_the_hpa_keda_makes() -> None:
+    from tests.conftest import variant_stack
+    from tritonobs.core.render import keda
+    from tritonobs.hpa.manifest import parse_hpa
+    from tritonobs.review.hpa_effect import effect, keda_as_hpa
+
+    stack = variant_stack("keda")
+    (art,) = keda.render(stack)
+    hpa = parse_hpa(keda_as_hpa(art.content))
+    assert (hpa.min_replicas, hpa.max_replicas) == (1, 5)
+    assert [(m.kind, m.target_type, m.target_milli) for m in hpa.metrics] == [("External", "AverageValue", 2000)]
+    assert hpa.behavior is not None and hpa.behavior.scale_down.stabilization_window_seconds == 300
+    doubled = art.content.replace("threshold: '2'", "threshold: '4'")
+    assert doubled != art.content
+    eff = effect(keda_as_hpa(art.content), keda_as_hpa(doubled), None, "", 4)
+    assert eff is not None
+    assert (eff.old.target, eff.new.target) == (2.0, 4.0)
+    assert (eff.old.max_replicas_reached, eff.new.max_replicas_reached) == (4, 2)

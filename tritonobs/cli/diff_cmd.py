@@ -14,7 +14,7 @@ from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import output_dir, read_text, seconds
 from tritonobs.review import diff_report, revisions
 from tritonobs.review.diff import diff_artifacts
-from tritonobs.review.hpa_effect import Effect, effect
+from tritonobs.review.hpa_effect import Effect, effect, keda_as_hpa
 
 
 class DiffOutput(StrEnum):
@@ -30,14 +30,24 @@ def _gpus_per_pod(spec_text: str) -> int:
         return 1
 
 
+HPA_PATH, KEDA_PATH = "adapter_rules/hpa.yaml", "adapter_rules/keda-scaledobject.yaml"
+
+
+def _autoscaler(files: dict[str, str]) -> str | None:
+    """The HPA a revision runs: its own, or the one KEDA makes of its ScaledObject."""
+    if HPA_PATH in files:
+        return files[HPA_PATH]
+    return keda_as_hpa(files[KEDA_PATH]) if KEDA_PATH in files else None
+
+
 def _hpa_effect(old: dict[str, str], new: dict[str, str], trace: Path | None, gpus: int) -> Effect | None:
-    path = "adapter_rules/hpa.yaml"
-    if path not in old or path not in new or old[path] == new[path]:
+    a, b = _autoscaler(old), _autoscaler(new)
+    if a is None or b is None or a == b:
         return None
     from tritonobs.hpa.simulate import parse_trace
 
     parsed = parse_trace(read_text(trace, what="trace"), file=str(trace)) if trace else None
-    return effect(old[path], new[path], parsed, str(trace) if trace else "", gpus)
+    return effect(a, b, parsed, str(trace) if trace else "", gpus)
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +71,9 @@ def register(app: typer.Typer) -> None:
         if prometheus and lab:
             raise UsageError("--prometheus and --lab: pick one source for the previews")
         root = revisions.repo_root(repo)
-        base_ref = base or revisions.default_base(root)
+        base_ref = revisions.verify(root, base, "--base") if base else revisions.default_base(root)
+        if head:
+            revisions.verify(root, head, "--head")
         with tempfile.TemporaryDirectory(prefix="tritonobs-diff-") as tmp:
             t = Path(tmp)
             old = revisions.render_tree(revisions.checkout(root, base_ref, t / "base"), spec, t / "base-out")

@@ -79,14 +79,16 @@ def markdown(diffs: Sequence[ArtifactDiff], base: str, head: str, effect: Effect
         subjects = sorted({c.subject for c in d.changes})
         out.append(f"| `{d.path}` | {d.status} | {len(d.changes)} in {len(subjects)} item(s) |")
     out.append("")
+    effect_shown = False
     for d in diffs:
         out.append(f"<details><summary><code>{d.path}</code> — {d.status}, {len(d.changes)} change(s)</summary>\n")
         for c in d.changes:
             out.append(_line(c))
             if c.detail:
                 out += ["", "  ```diff", *("  " + line for line in c.detail.splitlines()), "  ```"]
-        if d.kind in ("hpa", "keda") and effect is not None:
+        if d.kind in ("hpa", "keda") and effect is not None and not effect_shown:
             out += ["", _effect_md(effect)]
+            effect_shown = True
         for img in (images or {}).get(d.path, []):
             out.append(f"- preview: `{img}`")
         out.append("\n</details>\n")

@@ -9,6 +9,9 @@ Like `tritonobs simulate`, new replicas are ready at once (no node launch, image
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import yaml
 
 from tritonobs.hpa.manifest import HpaSpec, parse_hpa
 from tritonobs.hpa.simulate import SyncRow, Trace, simulate
@@ -66,6 +69,29 @@ def _side(label: str, spec: HpaSpec, trace: Trace, gpus_per_pod: int) -> Side:
         if first is None and r.replicas > spec.min_replicas:
             first = r.time_s - trace.times[0]
     return Side(label, rows, target, round(gpu_h, 3), above, max((r.replicas for r in rows), default=0), first)
+
+
+def keda_as_hpa(text: str) -> str:
+    """The HPA KEDA makes of a ScaledObject (keda-hpa-<name>): min max(1, minReplicaCount), its max, the advanced
+    behavior, and one External AverageValue metric per trigger at the trigger's threshold (the first one is
+    driven by the trace, as `simulate` does)."""
+    so: dict[str, Any] = yaml.safe_load(text) or {}
+    spec = so.get("spec") or {}
+    advanced = ((spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {})
+    metrics = [{"type": "External", "external": {"metric": {"name": f"s{i}-{t.get('type', 'trigger')}"},
+                "target": {"type": "AverageValue", "averageValue": str((t.get("metadata") or {}).get("threshold"))}}}
+               for i, t in enumerate(spec.get("triggers") or [])]
+    hpa: dict[str, Any] = {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": advanced.get("name") or f"keda-hpa-{(so.get('metadata') or {}).get('name')}",
+                     "namespace": (so.get("metadata") or {}).get("namespace") or "default"},
+        "spec": {"scaleTargetRef": spec.get("scaleTargetRef") or {}, "metrics": metrics,
+                 "minReplicas": max(1, int(spec.get("minReplicaCount", 0))),
+                 "maxReplicas": int(spec.get("maxReplicaCount", 100))},
+    }
+    if "behavior" in advanced:
+        hpa["spec"]["behavior"] = advanced["behavior"]
+    return yaml.safe_dump(hpa, sort_keys=True)
 
 
 def effect(old_text: str, new_text: str, trace: Trace | None, trace_name: str, gpus_per_pod: int = 1) -> Effect | None:

@@ -147,7 +147,7 @@ def diff_images(diffs: list[ArtifactDiff], old: dict[str, str], new: dict[str, s
                 panels = [p for p in after.get("panels") or [] if isinstance(p, dict)]
                 fig = draw.overview_figure(after, {i: fetch(after, p) for i, p in enumerate(panels)}, subtitle)
                 shown.setdefault(d.path, []).append(_save(fig, out / f"{stem}.overview.png").name)
-        elif d.kind == "hpa" and eff is not None:
+        elif d.kind in ("hpa", "keda") and eff is not None and "hpa-effect.png" not in [n for v in shown.values() for n in v]:
             shown.setdefault(d.path, []).append(_effect_png(eff, out / "hpa-effect.png").name)
     return shown
 

@@ -51,6 +51,16 @@ def default_base(root: Path) -> str:
     raise UsageError("no default branch (main/master, origin/HEAD) to take the merge-base with; pass --base REF")
 
 
+def verify(root: Path, ref: str, option: str) -> str:
+    """The ref as given, once git knows it as a commit (UsageError naming the option otherwise)."""
+    try:
+        _git(root, "rev-parse", "--verify", "--quiet", ref + "^{commit}")
+    except UsageError:
+        raise UsageError(f"{option} {ref}: no such revision in {root} (a branch, tag or commit; "
+                         "fetch it first in a shallow clone)") from None
+    return ref
+
+
 def short(root: Path, ref: str) -> str:
     return _git(root, "rev-parse", "--short", ref).decode().strip()
 
