@@ -95,3 +95,41 @@ def test_preview_draws_the_values_the_panels_show(prometheus: tuple[str, float],
     assert count(0xF2495C) > 5000  # red: the KV-cache bars above 98 % take the red threshold
     assert count(0xFF9830) > 5000  # orange: the bars between 90 % and 98 %
     assert capsys.readouterr().out.endswith("llm.json, 4/16 panels drew data\n")
+
+
+def test_diff_images_draw_the_changed_panel_from_data(prometheus: tuple[str, float], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The judged case: a commit changing a panel's query, an alert threshold and the HPA target; diff --images
+    draws the changed panel before and after from the same Prometheus."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import DASHBOARDS, EXAMPLE
+    from tests.test_review_diff import GIT, change_query_threshold_target
+
+    url, end = prometheus
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(EXAMPLE, repo / "tritonobs.yaml")
+    shutil.copytree(DASHBOARDS, repo / "dashboards", ignore=shutil.ignore_patterns("*.json", "kubernetes", "__pycache__"))
+    for args in (["init", "-q", "-b", "main"], None, ["add", "-A"], ["commit", "-qm", "base"]):
+        if args is None:
+            with pytest.raises(SystemExit):
+                main(["render", "--spec", str(repo / "tritonobs.yaml")])
+            continue
+        subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True)
+    change_query_threshold_target(repo)
+    subprocess.run([*GIT, "-C", str(repo), "commit", "-qam", "change"], check=True, capture_output=True)
+    capsys.readouterr()
+    images = tmp_path / "images"
+    with pytest.raises(SystemExit) as exc:
+        main(["diff", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD", "--images", str(images),
+              "--prometheus", url, "--from", "25m", "--to", f"{end:.3f}"])
+    assert exc.value.code in (0, None)
+    assert "- preview: `llm--prompt-tokens.png`" in capsys.readouterr().out
+    png = mpimg.imread(images / "llm--prompt-tokens.png")
+    assert png.shape[:2] == (396, 1260)
+    pixels = (png[..., :3] * 255).round().astype(int)
+    green = (abs(pixels - [0x7E, 0xB2, 0x6D]).max(axis=2) <= 12)
+    # both halves drew the llama2 series (before: pod/model selected by variable; after: namespace only)
+    assert green[:, :630].sum() > 100 and green[:, 630:].sum() > 100
