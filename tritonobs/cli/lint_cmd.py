@@ -60,7 +60,7 @@ def file_docs(files: list[Path]) -> list[Doc]:
     for f in files:
         found = docs_of(read_text(f, what="file to lint"), _display(f))
         if not found:
-            raise UsageError("holds no dashboard, rules, adapter rules, HPA or ScaledObject; name such a file", file=str(f))
+            raise UsageError("holds no dashboard, rules, adapter rules, HPA or ScaledObject; name such a file", file=_display(f))
         docs += found
     return docs
 

@@ -16,11 +16,14 @@ from tritonobs.review.findings import Doc
 from tritonobs.review.locate import block_offset, json_lines, yaml_lines
 
 
-def dashboard_doc(text: str, file: str, line_offset: int = 0, prefix: tuple[str | int, ...] = ()) -> Doc:
+def dashboard_doc(text: str, file: str, line_offset: int = 0, prefix: tuple[str | int, ...] = (),
+                  indent: int = 0) -> Doc:
+    """`line_offset`/`indent`: where the JSON sits in the file (a ConfigMap's block scalar), for located errors."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise UsageError(f"not valid JSON: {e.msg} (column {e.colno})", file=file, line=e.lineno + line_offset) from None
+        raise UsageError(f"not valid JSON: {e.msg} (column {e.colno + indent})", file=file,
+                         line=e.lineno + line_offset) from None
     if not isinstance(data, dict):
         raise UsageError("not a Grafana dashboard: expected a JSON object", file=file, line=1 + line_offset)
     if "dashboard" in data and isinstance(data["dashboard"], dict) and "panels" not in data:
@@ -65,7 +68,11 @@ def yaml_docs(text: str, file: str) -> list[Doc]:
                 if str(key).endswith(".json") and isinstance(value, str):
                     offset = block_offset(node, ("data", key))
                     base = offset if offset is not None else (lines.get(("data", key)) or 1) - 1
-                    out.append(dashboard_doc(value, file, base, ("data", key)))
+                    indent = 0
+                    if offset is not None:  # the block's content indentation (first content line)
+                        first = (text.splitlines()[offset:offset + 1] or [""])[0]
+                        indent = len(first) - len(first.lstrip(" "))
+                    out.append(dashboard_doc(value, file, base, ("data", key), indent))
         elif kind == "prometheusrule":
             spec = data.get("spec") or {}
             sub = {k[1:]: v for k, v in lines.items() if k[:1] == ("spec",)}
