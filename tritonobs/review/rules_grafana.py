@@ -257,11 +257,14 @@ _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "Mat
 
 def _counter_agg(d: Dash, p: Panel, t: dict, expr: pp.Expr) -> list[str]:
     for node, parents in pq.walk(expr):
-        if isinstance(node, pp.VectorSelector) and str(node).endswith("_total"):
+        # upstream tests the selector's text, as Go prints it: a selector with label matchers ends in `}` and
+        # is not taken for a counter (kept as is: ours, counter-rate, reads the catalogue's type instead)
+        if (isinstance(node, pp.VectorSelector) and node.name and node.name.endswith("_total")
+                and not [m for m in pq.matchers(node) if m.name != "__name__"]):
             ok = (len(parents) >= 2 and isinstance(parents[-1], pp.MatrixSelector)
                   and pq.func_name(parents[-2]) in ("rate", "irate", "increase"))
             if not ok:
-                return [f"counter metric '{node}' is not aggregated with rate, irate, or increase"]
+                return [f"counter metric '{node.name}' is not aggregated with rate, irate, or increase"]
     return []
 
 
