@@ -103,3 +103,15 @@ def test_multi_value_regex_escaped_as_grafana_does() -> None:
     # prometheusSpecialRegexEscape: '-' stays (PromQL rejects "\-"), '.' and '|' get a doubled backslash
     assert regex_escape("triton-lab-0") == "triton-lab-0"
     assert regex_escape("a.b|c") == "a\\\\.b\\\\|c"
+
+
+@pytest.mark.parametrize(("mode", "tops"), [("none", [1.0, 3.0]), ("normal", [1.0, 4.0]), ("percent", [0.25, 1.0])])
+def test_stacking(mode: str, tops: list[float]) -> None:
+    import matplotlib.pyplot as plt
+
+    panel = {"type": "timeseries", "fieldConfig": {"defaults": {"custom": {"stacking": {"mode": mode}}}}}
+    data = draw.PanelData((draw.Series({"a": "1"}, ((0.0, 1.0), (15.0, 1.0))), draw.Series({"a": "2"}, ((0.0, 3.0), (15.0, 3.0)))))
+    fig, ax = plt.subplots()
+    draw.draw_timeseries(ax, panel, data)
+    assert [float(line.get_ydata()[0]) for line in ax.get_lines()] == tops
+    plt.close(fig)

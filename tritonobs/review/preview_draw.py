@@ -145,15 +145,22 @@ def draw_timeseries(ax: Axes, panel: dict[str, Any], data: PanelData) -> None:
 
     import matplotlib.dates as mdates
 
-    base: list[float] = []
+    totals: dict[float, float] = {}
+    for s in series:
+        for t, v in s.points:
+            totals[t] = totals.get(t, 0.0) + (v if not math.isnan(v) else 0.0)
+    below: dict[float, float] = {}  # stacking: what the series drawn so far add up to, per timestamp
     for i, s in enumerate(series):
         xs = list(mdates.date2num([datetime.fromtimestamp(t, UTC) for t, _ in s.points]))
         ys = [v for _, v in s.points]
         c = PALETTE[i % len(PALETTE)]
-        if stacking in ("normal", "percent") and base and len(base) == len(ys):
+        if stacking in ("normal", "percent"):
+            if stacking == "percent":  # each series as its share of the total at that time
+                ys = [v / totals[t] if totals.get(t) else 0.0 for (t, _), v in zip(s.points, ys, strict=True)]
+            base = [below.get(t, 0.0) for t, _ in s.points]
             ys = [a + b for a, b in zip(ys, base, strict=True)]
             ax.fill_between(xs, base, ys, color=c, alpha=0.3, linewidth=0)
-        base = ys
+            below.update({t: y for (t, _), y in zip(s.points, ys, strict=True)})
         ax.plot(xs, ys, color=c, linewidth=1.5 * float(custom.get("lineWidth") or 1), label=esc(legend_name(s)))
     span = max(t for s in series for t, _ in s.points) - min(t for s in series for t, _ in s.points)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if span < 900 else "%H:%M", tz=UTC))
