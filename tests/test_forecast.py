@@ -12,10 +12,10 @@ import yaml
 
 from tests.conftest import variant_stack
 from tritonobs import emit
-from tritonobs.checks import check_hpa_metrics, run_all
-from tritonobs.model import Stack
-from tritonobs.queries import all_queries
-from tritonobs.render import adapter_rules, alerts, forecast, forecast_tests, hpa, keda
+from tritonobs.core.checks import check_hpa_metrics, run_all
+from tritonobs.core.model import Stack
+from tritonobs.core.queries import all_queries
+from tritonobs.core.render import adapter_rules, alerts, forecast, forecast_tests, hpa, keda
 
 PROMTOOL = "/usr/bin/promtool"
 PREDICTIVE = ("predictive", "predictive-keda-inflight")

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tritonobs.kube import custom_metrics, kinds
+from tritonobs.core import kinds
+from tritonobs.core.model import Stack
+from tritonobs.kube import custom_metrics
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.model import Stack
 
 POLL_SECONDS = 5.0
 

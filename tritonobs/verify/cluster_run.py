@@ -14,16 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import RunInfo, Sample, Timeline
 from tritonobs.kube.client import Kube
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.verify import discovery, measures
 from tritonobs.verify.cluster import ClusterWatcher
-from tritonobs.verify.timeline import RunInfo, Sample, Timeline
 
 MAX_POLL_FAILURES = 3  # consecutive API failures before the run gives up (exit 3)
 

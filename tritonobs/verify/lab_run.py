@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import RunInfo, Sample, Timeline
 from tritonobs.lab.autoscaler import LabAutoscaler
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
@@ -25,10 +27,8 @@ from tritonobs.lab.observe import wait_scraped
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.verify import measures
-from tritonobs.verify.timeline import RunInfo, Sample, Timeline
 
 # One replica: 4 sequences per batch, 32-token answers at real-time speed -> ~1 s per request, ~4 requests/s.
 SCALING_SIM = {"sim_time_scale": "1.0", "sim_max_num_seqs": "4"}

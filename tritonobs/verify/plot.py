@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no display on CI machines; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from tritonobs.verify.timeline import Sample, Timeline  # noqa: E402
+from tritonobs.core.timeline import Sample, Timeline  # noqa: E402
 
 
 def _series(samples: Sequence[Sample], attr: str) -> tuple[list[float], list[float]]:
