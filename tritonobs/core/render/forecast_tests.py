@@ -92,8 +92,9 @@ class _Case:
         self.lookahead = sa.lookahead_seconds
         self.window_scrapes = round(sa.forecast_window_seconds / self.step)
         self.labels = floor_labels(stack)
-        # A base load of 4 replicas' worth at the floor's capacity, in whole requests.
-        self.base = float(max(4, math.ceil(4 * floor.capacity)))
+        # A base load of at least 20 requests and 4 replicas' worth at the floor's capacity: a ramp of one
+        # whole request per 30 s scrape then doubles it in 10 minutes.
+        self.base = float(max(20, math.ceil(4 * floor.capacity)))
 
     def sel(self, record: str) -> str:
         return _sel(record, self.labels)
@@ -114,7 +115,7 @@ def ramp(case: _Case) -> dict[str, Any]:
     f, step = case.floor, case.step
     flat = case.window_scrapes + 2
     rise = case.window_scrapes + 4  # long enough for a fit window of ramp samples only
-    inc = float(max(1, round(case.base * step / 600)))  # about doubling in 10 minutes
+    inc = float(max(1, round(case.base * step / 600)))  # whole requests per scrape: about 2x in 10 minutes
     totals = [case.base] * flat + [case.base + inc * (k + 1) for k in range(rise)]
     t_flat, t_ramp = (flat - 1) * step, (len(totals) - 1) * step
     now = totals[-1]
