@@ -355,4 +355,27 @@ CASES = [
          "(models: llama2, mistral7b)", (spec(), write("kc", KUBECONFIG))),
     Case("verify-out-is-file", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--lab", "--out", "{tmp}/tritonobs.yaml"],
          "--out {tmp}/tritonobs.yaml: is a file; name a folder", (spec(),)),
+    # --- lint / preview / diff ---
+    Case("lint-json-broken", ["lint", "{tmp}/d.json"], "d.json:2: not valid JSON: Expecting value (column 1)",
+         (write("d.json", '{"panels": [\n'),)),
+    Case("lint-not-a-lint-file", ["lint", "{tmp}/x.txt"], "x.txt: not a file lint reads: name a dashboard .json or a "
+         ".yaml (ConfigMap, rules, adapter, HPA, ScaledObject)", (write("x.txt", "x\n"),)),
+    Case("lint-yaml-holds-nothing", ["lint", "{tmp}/a.yaml"], "a.yaml: holds no dashboard, rules, adapter rules, HPA "
+         "or ScaledObject; name such a file", (write("a.yaml", "foo: 1\n"),)),
+    Case("lint-configmap-json-broken", ["lint", "{tmp}/cm.yaml"], "cm.yaml:7: not valid JSON: Expecting ',' "
+         "delimiter (column 20)", (write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata:\n"
+                                        "  d.json: |\n    {\n      \"title\": \"x\" \"panels\": []\n    }\n"),)),
+    Case("lint-config-unknown-rule", ["lint", "-c", "{tmp}/l.yaml", "{tmp}/d.json"],
+         "{tmp}/l.yaml:2: exclusions.no-such-rule: no such rule (see `tritonobs lint --rules`)",
+         (write("l.yaml", "exclusions:\n  no-such-rule: {}\n"), write("d.json", '{"panels": []}\n'))),
+    Case("lint-config-job-instance", ["lint", "-c", "{tmp}/l.yaml", "{tmp}/d.json"],
+         "{tmp}/l.yaml:2: settings.job_instance: 'sometimes'; use auto, on or off",
+         (write("l.yaml", "settings:\n  job_instance: sometimes\n"), write("d.json", '{"panels": []}\n'))),
+    Case("preview-out-is-file", ["preview", "--out", "{tmp}/f", "{tmp}/d.json"], "--out {tmp}/f: is a file; name a folder",
+         (write("f", "x"), write("d.json", '{"panels": []}\n'))),
+    Case("preview-to-bad", ["preview", "--out", "{tmp}/o", "--prometheus", "http://127.0.0.1:9", "--to", "soon",
+                            "{tmp}/d.json"], "--to 'soon': write now, a duration ago (e.g. 5m) or unix seconds",
+         (write("d.json", '{"panels": []}\n'),)),
+    Case("diff-not-a-repository", ["diff", "--repo", "{tmp}"],
+         "re:git rev-parse --show-toplevel: fatal: not a git repository.*"),
 ]

@@ -80,6 +80,21 @@ def _amp_keda(d: dict[str, Any]) -> None:
     _amp(keda_role_arn="arn:aws:iam::123456789012:role/keda-amp-query")(d)
 
 
+def _predictive(d: dict[str, Any]) -> None:
+    """The example with the predictive floor (default lookahead and headroom) and one warm node."""
+    d["autoscaling"]["predictive"] = True
+    d["gpu_pool"]["warm_nodes"] = 1
+
+
+def _predictive_keda_inflight(d: dict[str, Any]) -> None:
+    """KEDA, in-flight requests, a set lookahead and headroom, a 15 s scrape, two 2-GPU pods per node."""
+    _keda(d)
+    _signal("inflight_requests", 6)(d)
+    d["autoscaling"].update(predictive=True, lookahead="6m", headroom=0.25)
+    d["monitoring"]["scrape_interval"] = "15s"
+    d["gpu_pool"].update(gpus_per_pod=2, warm_nodes=2)
+
+
 # Golden variants: adapter vs keda, each signal, one model vs two, gpu series source, adapter install mode.
 VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "example": lambda d: None,
@@ -92,6 +107,8 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "vllm-backend": _vllm_backend,
     "amp-keda": _amp_keda,
     "amp-adapter": _amp(adapter_role_arn="arn:aws:iam::123456789012:role/prometheus-adapter-amp"),
+    "predictive": _predictive,
+    "predictive-keda-inflight": _predictive_keda_inflight,
 }
 
 

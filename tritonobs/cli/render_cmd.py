@@ -9,6 +9,7 @@ from rich.console import Console
 
 from tritonobs import emit
 from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.core import scaleahead
 from tritonobs.core.checks import run_all
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.errors import CheckFailed, UsageError
@@ -74,6 +75,8 @@ def register(app: typer.Typer) -> None:
         out.print(f"{spec}: ok ({len(stack.model_names)} models, {len(artifacts)} artifacts would render)")
         print_warnings(stack, spec)
         for line in backend_notes(stack):
+            out.print(line, markup=False)
+        for line in scaleahead.notes(stack.spec, stack.scale_ahead):
             out.print(line, markup=False)
 
     @app.command()

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tritonobs.core import yaml_bounded
+from tritonobs.core import scaleahead, yaml_bounded
 from tritonobs.core.catalogue import VLLM_BACKEND_TTFT_BUCKETS, VLLM_TTFT
 from tritonobs.core.config import (
     GAUGE_SIGNALS,
@@ -30,6 +30,7 @@ from tritonobs.core.config import (
 )
 from tritonobs.core.errors import SpecError, UsageError
 from tritonobs.core.inputs import EKS_CLUSTER_NAME, YAML_LIMIT, http_url_problem, read_text
+from tritonobs.core.signals import SIGNALS
 from tritonobs.core.vllm_backend import custom_metrics_value, image_release
 
 Loc = tuple[str | int, ...]
@@ -222,6 +223,7 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
                          "digits, '-' and '_', starting with a letter or digit, at most 100 (or set cluster.context)"))
     if a.engine == "keda" and a.keda.fallback.replicas > a.max_replicas:
         problems.append((("autoscaling", "keda", "fallback", "replicas"), "must be <= max_replicas"))
+    problems += scaleahead.problems(spec, {name: s.default_target for name, s in SIGNALS.items()})
     return problems
 
 

@@ -142,8 +142,17 @@ def explain(kube: Kube, stack: Stack, state: HpaState) -> list[str]:
                 causes.append(f"ScaledObject Ready={c.get('status')} ({c.get('reason')}): {c.get('message')}")
         return causes
     served = custom_metrics.served_pod_metrics(kube)
+    floors = {f.external_metric for f in stack.scale_ahead.floors}
     for r in state.readings:
         if r.current is not None:
+            continue
+        if r.name in floors:  # the predictive floor: an External metric from a recording rule
+            causes.append(
+                f"no value for the External metric {r.name}: are the recording rules of group tritonobs.forecast "
+                f"loaded (PrometheusRule {stack.spec.monitoring.namespace}/{stack.prometheus_rule_name}), and does the "
+                f"adapter serve it (externalRules; one relist interval, {stack.spec.monitoring.adapter_relist_interval})? "
+                "Until it has one the HPA scales up on its other metric but does not scale down"
+            )
             continue
         if served is None:
             causes.append("the custom metrics API is not served (prometheus-adapter down or not registered)")

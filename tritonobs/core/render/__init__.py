@@ -29,10 +29,20 @@ class DashboardSource:
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.core.render import adapter_rules, alerts, amp_keda, hpa, servicemonitor
+    from tritonobs.core.render import (
+        adapter_rules,
+        alerts,
+        amp_keda,
+        forecast_tests,
+        hpa,
+        servicemonitor,
+        warm,
+    )
     from tritonobs.core.render import dashboards as dash
 
     out: list[Artifact] = []
+    out += forecast_tests.render(stack)
+    out += warm.render(stack)
     out += dash.render(stack, dashboards)
     out += adapter_rules.render(stack)
     out += amp_keda.render(stack)
@@ -47,12 +57,13 @@ def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeOb
 
     Not here: the prometheus-adapter's rules. The adapter is shared, so apply merges them into its live
     configuration (kube/adapter.py) instead of owning an object."""
-    from tritonobs.core.render import alerts, hpa, servicemonitor
+    from tritonobs.core.render import alerts, hpa, servicemonitor, warm
     from tritonobs.core.render import dashboards as dash
 
     objs: list[KubeObject] = []
     objs += servicemonitor.objects(stack)
     objs += alerts.objects(stack)
     objs += dash.objects(stack, dashboards)
+    objs += warm.objects(stack)  # warm GPU capacity (gpu_pool.warm_nodes): PriorityClass, then placeholders
     objs += hpa.objects(stack)
     return objs

@@ -258,6 +258,9 @@ def _waiting(ctx: Ctx) -> list[Case]:
 def _signal_absent(ctx: Ctx) -> list[Case]:
     s = ctx.stack
     expected = [({"namespace": s.namespace, "signal": use.name}, 1) for use in s.signals]
+    deployment = s.spec.triton.deployment
+    expected += [({"namespace": s.namespace, "deployment": deployment, "signal": f"{f.signal}_floor"}, 1)
+                 for f in s.scale_ahead.floors]
     return [
         Case("signal series only in another namespace", signals_series(ctx, False, namespace=OTHER_NS), expected, start_s=0),
         Case("signal present stays quiet", signals_series(ctx, False), []),

@@ -258,6 +258,12 @@ def autoscaling_alerts(stack: Stack) -> list[Alert]:
         q.label_replace(q.absent(q.sel(use.signal.record, [ns])), "signal", use.name, "namespace", ".*")
         for use in stack.signals
     ]
+    # The predictive floor's record too: while its External metric has no value the HPA never scales down.
+    absent += [
+        q.label_replace(q.absent(q.sel(f.floor_record, [ns, q.eq("deployment", stack.spec.triton.deployment)])),
+                        "signal", f"{f.signal}_floor", "namespace", ".*")
+        for f in stack.scale_ahead.floors
+    ]
     inactive = q.sel(c.KSM_HPA_CONDITION, [*hpa, q.eq("condition", KSM_SCALING_ACTIVE), q.eq("status", "false")])
     at_max = q.join(
         q.sel(c.KSM_HPA_CURRENT, hpa), ">=", q.sel(c.KSM_HPA_MAX, hpa), on=["namespace", "horizontalpodautoscaler"]
@@ -365,7 +371,12 @@ def alerts(stack: Stack) -> list[Alert]:
 def rule_groups(stack: Stack) -> dict[str, Any]:
     """{"groups": [{"name": ..., "rules": [{"record"|"alert": ..., "expr": ...}, ...]}]}"""
     base = stack.spec.alerts.runbook_base_url
-    groups = [{"name": GROUP_SIGNALS, "rules": signal_records(stack)}, {"name": GROUP_SLO, "rules": slo_records(stack)}]
+    from tritonobs.core.render import forecast
+
+    groups = [{"name": GROUP_SIGNALS, "rules": signal_records(stack)}]
+    floor_group = forecast.rule_group(stack)  # the predictive floor's records (autoscaling.predictive)
+    groups += [floor_group] if floor_group else []
+    groups.append({"name": GROUP_SLO, "rules": slo_records(stack)})
     all_alerts = alerts(stack)
     for group in ALERT_GROUPS:
         rules = [a.rule(base) for a in all_alerts if a.group == group]

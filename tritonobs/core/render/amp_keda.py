@@ -44,6 +44,13 @@ def amp_auth_ref(stack: Stack) -> dict[str, Any]:
     return {"authenticationRef": {"name": trigger_authentication_name(stack)}} if _amp(stack) else {}
 
 
+def amp_trigger(stack: Stack, trigger: dict[str, Any]) -> dict[str, Any]:
+    """A Prometheus trigger made for an in-cluster Prometheus, pointed at the workspace when the backend is AMP."""
+    if _amp(stack) is None:
+        return trigger
+    return {**trigger, "metadata": {**trigger["metadata"], **amp_metadata(stack)}, **amp_auth_ref(stack)}
+
+
 def trigger_authentication(stack: Stack) -> KubeObject | None:
     a = _amp(stack)
     if a is None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from tritonobs.core import promql as q
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact, KubeObject, amp_keda
-from tritonobs.core.render.amp_keda import amp_auth_ref, amp_metadata
+from tritonobs.core.render import Artifact, KubeObject, amp_keda, forecast
+from tritonobs.core.render.amp_keda import amp_auth_ref, amp_metadata, amp_trigger
 from tritonobs.core.render.hpa import behavior, scale_target_ref
 from tritonobs.core.render.yamlfmt import to_yaml, to_yaml_docs
 
@@ -64,7 +64,10 @@ def scaled_object(stack: Stack) -> KubeObject:
                     **amp_auth_ref(stack),
                 }
                 for use in stack.signals
-            ],
+            ]
+            # The predictive floor's trigger: the same record the adapter's external rule serves.
+            + [amp_trigger(stack, forecast.keda_trigger(stack, floor, k.server_address))
+               for floor in stack.scale_ahead.floors],
         },
     }
 
