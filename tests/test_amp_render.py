@@ -139,3 +139,20 @@ def test_bad_amp_spec_is_located_exit_2_nothing_written(amp_lines: list[str], li
     err = capsys.readouterr().err
     assert err == f"error: {spec}:{MON_LINE + line}: {message}\n"  # line: of the key, counted from monitoring:
     assert not out.exists()
+
+
+def test_every_keda_trigger_reads_the_workspace_the_predictive_floor_too() -> None:
+    from tritonobs.core.model import resolve
+    from tritonobs.core.spec_loader import parse_spec
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["autoscaling"].update(engine="keda", predictive=True)
+    data["monitoring"].update(backend="amp", amp={"workspace_id": AMP_WORKSPACE, "region": "us-west-2"})
+    objs = {o["kind"]: o for o in kube_objects(resolve(parse_spec(yaml.safe_dump(data), "t.yaml")), [])}
+    triggers = objs["ScaledObject"]["spec"]["triggers"]
+    assert len(triggers) == 2  # the signal and the predictive floor
+    for t in triggers:
+        assert t["metadata"]["serverAddress"] == WS_URL and t["metadata"]["awsRegion"] == "us-west-2"
+        assert t["authenticationRef"] == {"name": f"{SO_NAME}-amp"}
+    assert objs["TriggerAuthentication"]["spec"] == {"podIdentity": {"provider": "aws"}}
+    crd_schema.validate(objs["ScaledObject"])
