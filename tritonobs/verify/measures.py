@@ -25,6 +25,11 @@ def ttft_quantile(stack: Stack, quantile: float) -> str:
     return q.histogram_quantile(quantile, c.VLLM_TTFT, _model_matchers(stack), stack.rate_window)
 
 
+def engine_waiting(stack: Stack) -> str:
+    """Requests waiting inside the engines, summed over every pod and model of the stack."""
+    return q.sum_by((), q.sel(c.VLLM_WAITING, _model_matchers(stack)))
+
+
 def completed_per_second(stack: Stack) -> str:
     """Requests finished per second (the load an external generator achieved, as the engines saw it)."""
     return q.sum_by((), q.rate(q.sel(c.VLLM_E2E.count, _model_matchers(stack)), stack.rate_window))
