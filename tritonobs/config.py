@@ -75,6 +75,13 @@ def duration_seconds(text: str) -> float:
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
 
 
+def _headroom(value: float) -> float:
+    if not 0 <= value < 1:
+        raise ValueError(f"must be at least 0 and below 1 (got {value!r}): the spare share of a replica's target, "
+                         "e.g. 0.2 keeps each replica at 80% of it")
+    return value
+
+
 class _Strict(BaseModel):
     # allow_inf_nan=False: .inf/.nan are numbers to YAML, and would overflow every int() downstream.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
@@ -197,6 +204,20 @@ class Autoscaling(_Strict):
     )
     behavior: Behavior = Field(default_factory=Behavior)
     keda: Keda = Field(default_factory=Keda)
+    # Scaling ahead of load (README "Scaling ahead of load"; resolved in tritonobs/scaleahead.py).
+    predictive: bool = Field(
+        default=False,
+        description="add a predictive floor: an External metric max(total load, its linear forecast `lookahead` "
+        "ahead) / (target x (1 - headroom)); off by default (it costs GPU-hours and needs the recording rules)",
+    )
+    lookahead: Duration | None = Field(
+        default=None, description="how far ahead the forecast looks; default: the pool's cold start "
+        "(gpu_pool node_launch + image_pull + model_load seconds)",
+    )
+    headroom: Annotated[float, AfterValidator(_headroom)] = Field(
+        default=0.2,
+        description="spare fraction per replica in the predictive floor: capacity = target x (1 - headroom)",
+    )
 
 
 class GpuPool(_Strict):
@@ -210,6 +231,10 @@ class GpuPool(_Strict):
     image_pull_seconds: Seconds = Field(default=240)
     model_load_seconds: Seconds = Field(default=180)
     consolidate_after_seconds: Seconds = Field(default=180, description="Karpenter: empty node -> removed")
+    warm_nodes: Count = Field(
+        default=0, ge=0, description="GPU nodes kept warm by placeholder pods (negative priority, Triton image "
+        "pulled) that Triton pods preempt; each costs hourly_price_usd around the clock",
+    )
 
 
 class Grafana(_Strict):

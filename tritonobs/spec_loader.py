@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tritonobs import yaml_bounded
+from tritonobs import scaleahead, yaml_bounded
 from tritonobs.catalogue import VLLM_BACKEND_TTFT_BUCKETS, VLLM_TTFT
 from tritonobs.config import (
     GAUGE_SIGNALS,
@@ -30,6 +30,7 @@ from tritonobs.config import (
 )
 from tritonobs.errors import SpecError, UsageError
 from tritonobs.inputs import EKS_CLUSTER_NAME, YAML_LIMIT, http_url_problem, read_text
+from tritonobs.signals import SIGNALS
 from tritonobs.vllm_backend import custom_metrics_value, image_release
 
 Loc = tuple[str | int, ...]
@@ -222,6 +223,7 @@ def semantic_problems(spec: Spec) -> list[tuple[Loc, str]]:
                          "digits, '-' and '_', starting with a letter or digit, at most 100 (or set cluster.context)"))
     if a.engine == "keda" and a.keda.fallback.replicas > a.max_replicas:
         problems.append((("autoscaling", "keda", "fallback", "replicas"), "must be <= max_replicas"))
+    problems += scaleahead.problems(spec, {name: s.default_target for name, s in SIGNALS.items()})
     return problems
 
 
