@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tritonobs.verify.score import Pool, Window, hold, needed, nodes_for, observed, references, window_min
+from tritonobs.verify.score import (
+    Pool,
+    Window,
+    hold,
+    needed,
+    nodes_for,
+    observed,
+    reference_curves,
+    references,
+    window_min,
+)
 
 POOL = Pool(min_replicas=1, max_replicas=5, gpus_per_pod=4, gpus_per_node=4, cold_s=10.0)
 
@@ -79,3 +89,11 @@ def test_observed_judges_only_once_ttft_is_seen() -> None:
     assert s.slo_time_share == 1.0 and s.slo_request_share is None and s.gpu_hours == 0.0
     nothing = observed("x", Window(0.0, 20.0), 2.0, ttft_p95=[], replicas=[], nodes=[], pool=POOL)
     assert nothing.slo_time_share is None
+
+
+def test_reference_curves() -> None:
+    oracle, reactive = reference_curves(
+        [(0.0, 2.0), (20.0, 6.0)], 2.0, POOL, Window(0.0, 40.0))
+    # grid: the load's changes and the same shifted by the 10 s cold start
+    assert oracle == [(0.0, 1.0), (10.0, 1.0), (20.0, 3.0), (30.0, 3.0), (40.0, 3.0)]
+    assert reactive == [(0.0, 1.0), (10.0, 1.0), (20.0, 1.0), (30.0, 3.0), (40.0, 3.0)]

@@ -7,6 +7,7 @@ load and still writes the (partial) report, then exits 130. `--print-load-job` p
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,8 @@ from tritonobs.inputs import (
 )
 from tritonobs.inputs import prometheus_url as check_prometheus_url
 from tritonobs.lab.engine import LabEngine
-from tritonobs.load.profiles import PROFILE_KINDS
+from tritonobs.load.generator import Mode
+from tritonobs.load.profiles import PROFILE_KINDS, Profile
 from tritonobs.model import Stack
 from tritonobs.render.yamlfmt import to_yaml_docs
 from tritonobs.verify.timeline import FAULT_KINDS, Sample, Timeline
@@ -158,7 +160,7 @@ def register(app: typer.Typer) -> None:
         spec: Path = SpecOption,
         lab: bool = typer.Option(False, "--lab", help="run in the local lab (real Triton + Prometheus, no cluster)"),
         signal: str | None = typer.Option(None, "--signal", help=f"lab: scale on this signal instead of the spec's ({', '.join(SIGNAL_NAMES)})"),
-        profile: str = typer.Option("step", "--profile", help=f"load profile: {', '.join(PROFILE_KINDS)} (as `tritonobs load`)"),
+        profile: str = typer.Option("step", "--profile", help=f"load profile: {', '.join(PROFILE_KINDS)} (as `tritonobs load`), or diurnal (LOW:HIGH:DAY, a generated day)"),
         rate: str | None = typer.Option(None, "--rate", help="open loop: requests/s per --profile, e.g. 1:10:30s"),
         concurrency: str | None = typer.Option(None, "--concurrency", help="closed loop: requests in flight per --profile"),
         duration: str | None = typer.Option(None, "--duration", help="load send window (lab default: one scale-up plus recovery)"),
@@ -186,6 +188,8 @@ def register(app: typer.Typer) -> None:
         print_load_job: bool = typer.Option(False, "--print-load-job", help="print the in-cluster load (Service + Job) and exit"),
         load_image: str | None = typer.Option(None, "--load-image", help="image of the load Job (has tritonobs installed)"),
         load_only: bool = typer.Option(False, "--load-only", help="drive the load only (what the load Job runs)"),
+        compare: str | None = typer.Option(None, "--compare", help="lab: run the same trace under each policy (reactive,predictive,warm) and compare"),
+        capacity: float | None = typer.Option(None, "--capacity", help="per-replica load at the SLO (the knee `tritonobs tune` measures), for the score against the oracle"),
     ) -> None:
         """Drive a load profile and watch the HPA, pods, GPU nodes, signal and TTFT; judge against the spec's budgets."""
         if signal is not None and signal not in SIGNAL_NAMES:
@@ -193,6 +197,12 @@ def register(app: typer.Typer) -> None:
         if signal is not None and not lab:
             raise UsageError("--signal only applies to --lab (on a cluster the deployed HPA decides what it reads)")
         _check_flags(url, discover, prometheus_url, max_tokens, connections, time_factor, interval, out_dir)
+        if capacity is not None:
+            number("--capacity", capacity, 1e-6, 1e6)
+        if compare is not None and not lab:
+            raise UsageError("--compare runs the lab once per policy: it needs --lab")
+        if profile == "diurnal" and not lab:
+            raise UsageError("--profile diurnal is a lab profile; on a cluster replay a trace: --profile replay")
         if model_repository is not None:
             input_dir(model_repository, "model repository", " (check --model-repository)")
         if lab_dir is not None:
@@ -212,7 +222,7 @@ def register(app: typer.Typer) -> None:
             return
         if chosen is not None:
             _lab(stack, spec, signal, profile, rate, concurrency, duration, drive, max_tokens, connections, out_dir,
-                 time_factor, model_repository, settle, lab_dir, chosen)
+                 time_factor, model_repository, settle, lab_dir, chosen, capacity, compare)
             return
         from tritonobs.kube.connection import Target
         from tritonobs.prom.client import PrometheusClient
@@ -231,7 +241,7 @@ def register(app: typer.Typer) -> None:
         opts = ClusterVerifyOptions(
             profile=prof, duration_s=duration_s, urls=tuple(url), discover=discover,
             mode=mode, model=drive, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
-            settle_s=_seconds("--settle", settle) if settle else None,
+            settle_s=_seconds("--settle", settle) if settle else None, capacity=capacity,
         )
         prom = PrometheusClient(prometheus_url or stack.spec.monitoring.prometheus_url)
         for u in url:
@@ -247,17 +257,37 @@ def _lab(
     stack: Stack, spec: Path, signal: str | None, profile: str, rate: str | None, concurrency: str | None,
     duration: str | None, model: str | None, max_tokens: int | None, connections: int, out_dir: Path,
     factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None, engine: LabEngine,
+    capacity: float | None = None, compare: str | None = None,
 ) -> None:
+    from tritonobs.verify.lab_profiles import default_concurrency, parse_diurnal
     from tritonobs.verify.lab_run import MAX_TOKENS, SCALING_SIM, LabVerifyOptions, run_info, run_lab_verify
     from tritonobs.verify.measures import with_signal
 
     if signal is not None:
         stack = with_signal(stack, signal)
-    if rate is None and concurrency is None:
+    policies = None
+    if compare is not None:
+        from tritonobs.verify.compare import parse_policies
+
+        policies = parse_policies(compare)
+    default = default_concurrency(stack, profile, factor) if rate is None and concurrency is None else None
+    if default is not None:
+        concurrency = default[0]
+        duration = duration or f"{default[1]:g}s"
+    elif rate is None and concurrency is None:
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
         profile = "step"
-    mode, value, prof = profile_from_flags(profile, rate, concurrency)
+    if profile == "diurnal":
+        if (rate is None) == (concurrency is None):
+            raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
+        mode: Mode = "open" if rate is not None else "closed"
+        value = rate or concurrency or ""
+        prof: Profile = parse_diurnal(value, "--rate" if rate is not None else "--concurrency")
+        profile_from_flags("constant", f"{prof.peak(math.inf):g}" if rate else None,
+                           None if rate else f"{prof.peak(math.inf):g}")  # the same limits as any profile
+    else:
+        mode, value, prof = profile_from_flags(profile, rate, concurrency)
     duration_s = _seconds("--duration", duration or "90s")
     check_sends(mode, value, prof, duration_s)
     repo = model_repository or spec.resolve().parent / stack.spec.model_repository.path
@@ -266,8 +296,14 @@ def _lab(
         model=model, max_tokens=max_tokens or MAX_TOKENS, connections=connections or 2,
         settle_s=_seconds("--settle", settle) if settle else None, model_repository=repo, workdir=lab_dir,
         # The simulation tuned for scaling runs (SCALING_SIM), unless the real vLLM is chosen.
-        engine=engine if engine.kind == "vllm" else LabEngine(sim=dict(SCALING_SIM)),
+        engine=engine if engine.kind == "vllm" else LabEngine(sim=dict(SCALING_SIM)), capacity=capacity,
     )
+    if policies is not None:
+        from tritonobs.cli.verify_compare import run_compare
+
+        run_compare(stack, opts, policies, out_dir, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s",
+                    settle_given=settle is not None, progress=_Progress)
+        return
     tl = Timeline(run_info(stack, opts, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s", time.time()))
     _run_and_report(tl, stack, out_dir, lambda progress: run_lab_verify(stack, opts, tl, progress))
 

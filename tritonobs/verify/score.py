@@ -135,6 +135,16 @@ def references(load: Steps, capacity: float, pool: Pool, win: Window) -> tuple[S
     return out[0], out[1]
 
 
+def reference_curves(load: Steps, capacity: float, pool: Pool, win: Window) -> tuple[Steps, Steps]:
+    """(oracle replicas, ideal reactive Ready replicas) as step functions over the window (for figures)."""
+    need = [(t, float(needed(v, capacity, pool))) for t, v in load]
+    min_r = float(pool.min_replicas)
+    grid = _grid(load, win, pool.cold_s)
+    oracle = [(t, hold(need, t, min_r)) for t in grid]
+    reactive = [(t, max(min_r, window_min(need, t - pool.cold_s, t, min_r))) for t in grid]
+    return oracle, reactive
+
+
 def observed(
     name: str,
     win: Window,
