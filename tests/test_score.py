@@ -97,3 +97,12 @@ def test_reference_curves() -> None:
     # grid: the load's changes and the same shifted by the 10 s cold start
     assert oracle == [(0.0, 1.0), (10.0, 1.0), (20.0, 3.0), (30.0, 3.0), (40.0, 3.0)]
     assert reactive == [(0.0, 1.0), (10.0, 1.0), (20.0, 1.0), (30.0, 3.0), (40.0, 3.0)]
+
+
+def test_client_p95_over_a_sliding_window() -> None:
+    from tritonobs.verify.score import client_p95, percentile
+
+    assert percentile([3.0, 1.0, 2.0], 0.95) == 3.0 and percentile([1.0, 2.0], 0.5) == 1.0
+    # (sent at, TTFT): first tokens at 1.5, 2.5, 4.0 (the failure has none)
+    requests = [(1.0, 0.5), (1.5, 1.0), (3.0, 1.0), (3.5, None)]
+    assert client_p95(requests, [2.0, 3.0, 4.0, 9.0], window=2.0) == [(2.0, 0.5), (3.0, 1.0), (4.0, 1.0)]

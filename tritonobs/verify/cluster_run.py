@@ -58,7 +58,10 @@ def run_info(stack: Stack, opts: ClusterVerifyOptions, started_at: float) -> Run
     # On a cluster the engine's batch is not read here: waiting_requests needs --capacity (tune's knee).
     capacity = opts.capacity or capacity_from_signal(use.name, use.target, opts.mode, None)
     cold = pool.node_launch_seconds + pool.image_pull_seconds + pool.model_load_seconds
-    return replace(info, capacity_per_replica=capacity if drives_load(opts) else None, cold_start_seconds=cold)
+    from tritonobs.config import duration_seconds
+
+    return replace(info, capacity_per_replica=capacity if drives_load(opts) else None, cold_start_seconds=cold,
+                   ttft_window_seconds=duration_seconds(stack.rate_window))
 
 
 def drives_load(opts: ClusterVerifyOptions) -> bool:

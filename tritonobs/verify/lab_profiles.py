@@ -2,8 +2,8 @@
 Pure. Every duration is real-cluster seconds divided by the time factor.
 
 - step: concurrency 2 -> 10 after 100 s, held for one scale-up plus recovery (verify_cmd.lab_default_load).
-- ramp: concurrency 6 -> 12 (2x) over 10 minutes, then held for one cold start plus recovery. One replica
-  carries 6 at the default target (4 in the simulated batch + 2 waiting), so the ramp needs a second one.
+- ramp: concurrency 5 -> 10 (2x) over 10 minutes, then held for one cold start plus recovery. One replica
+  carries 6 at the default target (4 in the simulated batch + 2 waiting): a second one is needed from 6 on.
 - diurnal: a day's shape (verify/traces.py) from 3 to 12 in flight, the day compressed to 40 minutes.
 """
 
@@ -16,7 +16,7 @@ from tritonobs.load.profiles import Profile, parse_duration
 from tritonobs.model import Stack
 from tritonobs.verify.traces import diurnal
 
-RAMP_FROM, RAMP_TO, RAMP_OVER_S = 6, 12, 600.0
+RAMP_FROM, RAMP_TO, RAMP_OVER_S = 5, 10, 600.0
 RECOVERY_S = 200.0
 DIURNAL_LOW, DIURNAL_HIGH, DIURNAL_DAY_S = 3, 12, 2400.0
 

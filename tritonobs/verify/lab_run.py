@@ -78,8 +78,11 @@ def run_info(stack: Stack, opts: LabVerifyOptions, profile_text: str, started_at
                              time_factor=opts.time_factor)
     use = stack.signals[0]
     capacity = opts.capacity or capacity_from_signal(use.name, use.target, opts.mode, engine_batch(opts.engine))
+    from tritonobs.config import duration_seconds
+    from tritonobs.lab.lab_stack import lab_variant
+
     return replace(info, capacity_per_replica=capacity, cold_start_seconds=cold_start_seconds(stack, opts.time_factor),
-                   policy=opts.policy)
+                   policy=opts.policy, ttft_window_seconds=duration_seconds(lab_variant(stack).rate_window))
 
 
 def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:

@@ -163,5 +163,5 @@ def write_report(out_dir: Path, tl: Timeline, results: Sequence[BudgetResult]) -
     paths = [out_dir / REPORT_JSON, out_dir / REPORT_MD, out_dir / TIMELINE_PNG]
     paths[0].write_text(json.dumps(report_json(tl, results), indent=2, sort_keys=True) + "\n")
     paths[1].write_text(report_markdown(tl, results))
-    paths[2].write_bytes(timeline_png(tl))
+    paths[2].write_bytes(timeline_png(tl, results))
     return paths

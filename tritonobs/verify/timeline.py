@@ -89,6 +89,7 @@ class RunInfo:
     # and how long an added replica takes to serve (node launch + image pull + model load, lab seconds).
     capacity_per_replica: float | None = None
     cold_start_seconds: float = 0.0
+    ttft_window_seconds: float = 0.0  # the client's TTFT p95 is taken over this window (the rate window)
     policy: str = ""  # --compare: the scaling policy of this run (reactive, predictive, warm)
 
 
