@@ -62,6 +62,21 @@ def _vllm_backend(d: dict[str, Any]) -> None:
     d["autoscaling"]["targets"] = {"waiting_requests": 2, "ttft_p90": 1.5}
 
 
+def _predictive(d: dict[str, Any]) -> None:
+    """The example with the predictive floor (default lookahead and headroom) and one warm node."""
+    d["autoscaling"]["predictive"] = True
+    d["gpu_pool"]["warm_nodes"] = 1
+
+
+def _predictive_keda_inflight(d: dict[str, Any]) -> None:
+    """KEDA, in-flight requests, a set lookahead and headroom, a 15 s scrape, two 2-GPU pods per node."""
+    _keda(d)
+    _signal("inflight_requests", 6)(d)
+    d["autoscaling"].update(predictive=True, lookahead="6m", headroom=0.25)
+    d["monitoring"]["scrape_interval"] = "15s"
+    d["gpu_pool"].update(gpus_per_pod=2, warm_nodes=2)
+
+
 # Golden variants: adapter vs keda, each signal, one model vs two, gpu series source, adapter install mode.
 VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "example": lambda d: None,
@@ -72,6 +87,8 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "queue-compute-ratio-keda": _keda_queue_ratio,
     "mixed-signals-triton-gpu": _mixed_signals_triton_gpu,
     "vllm-backend": _vllm_backend,
+    "predictive": _predictive,
+    "predictive-keda-inflight": _predictive_keda_inflight,
 }
 
 

@@ -13,7 +13,7 @@ from tests.conftest import DASHBOARDS, VARIANTS, variant_stack
 from tritonobs.dashboards_loader import load_dashboards
 from tritonobs.render import kube_objects
 
-BUILTIN_GROUPS = {"v1", "apps/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1", "batch/v1"}
+BUILTIN_GROUPS = {"v1", "apps/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1", "batch/v1", "scheduling.k8s.io/v1"}
 
 # Required paths per CRD kind (from the CRDs of prometheus-operator and KEDA).
 CRD_REQUIRED: dict[tuple[str, str], list[tuple[str, ...]]] = {

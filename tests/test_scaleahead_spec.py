@@ -27,8 +27,8 @@ def test_defaults_example() -> None:
     assert sa.lookahead_seconds == 510
     assert sa.warm_start_seconds == 180
     assert sa.headroom == 0.2
-    # max(510 / 2, 10 scrapes x 30 s) = 300 s, a whole number of scrapes
-    assert sa.forecast_window_seconds == 300
+    # max(510 s, 10 scrapes x 30 s), a whole number of scrapes
+    assert sa.forecast_window_seconds == 510
     assert sa.floors == ()
     assert (sa.warm_nodes, sa.warm_pods, sa.warm_monthly_usd) == (0, 0, 0)
 
@@ -37,7 +37,7 @@ def test_predictive_floor_values() -> None:
     text = spec_with("  predictive: true\n  lookahead: 12m\n  headroom: 0.25\n", "  warm_nodes: 2\n")
     sa = resolve(parse_spec(text)).scale_ahead
     assert sa.lookahead_seconds == 720
-    assert sa.forecast_window_seconds == 360  # 12m / 2
+    assert sa.forecast_window_seconds == 720  # one lookahead
     (floor,) = sa.floors
     assert (floor.signal, floor.target, floor.capacity) == ("waiting_requests", 2.0, 1.5)
     assert floor.models == ("llama2", "mistral7b")
@@ -48,7 +48,9 @@ def test_predictive_floor_values() -> None:
 
 def test_window_at_least_ten_scrapes() -> None:
     sa = resolve(parse_spec(spec_with("  predictive: true\n  lookahead: 2m\n"))).scale_ahead
-    assert sa.forecast_window_seconds == 300  # 10 x 30 s beats 2m / 2
+    assert sa.forecast_window_seconds == 300  # 10 x 30 s beats 2m
+    text = spec_with("  predictive: true\n  lookahead: 100s\n").replace("scrape_interval: 30s", "scrape_interval: 7s")
+    assert resolve(parse_spec(text)).scale_ahead.forecast_window_seconds == 105  # 100 s in whole 7 s scrapes
 
 
 def test_capacity_floored_to_milli() -> None:

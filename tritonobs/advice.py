@@ -54,4 +54,14 @@ def warnings(stack: Stack) -> list[Advice]:
                 "replica, and min_replicas is at least 1; the scaling threshold is autoscaling.targets",
             )
         )
+    a = stack.spec.autoscaling
+    if a.predictive and any(f.signal == "waiting_requests" for f in stack.scale_ahead.floors):
+        out.append(
+            Advice(
+                ("autoscaling", "predictive"),
+                "the floor forecasts waiting requests, which read 0 until the KV cache fills and then jump: a line "
+                "through them sees a ramp late; in-flight requests track the load (README \"Scaling ahead of "
+                "load\"): scale on inflight_requests with the target `tritonobs tune` measures",
+            )
+        )
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import promql_parser
 
@@ -55,9 +56,13 @@ def check_hpa_metrics(stack: Stack) -> list[Problem]:
 
     if stack.spec.autoscaling.engine != "adapter":
         return []
-    served = {r["name"]["as"] for r in adapter_rules.rules(stack)}
+    config = adapter_rules.adapter_config(stack)
+    served = {r["name"]["as"] for r in config["rules"]}
     problems = []
     for m in hpa.hpa(stack)["spec"]["metrics"]:
+        if m["type"] == "External":
+            problems += check_external_metric(stack, m["external"], config.get("externalRules", []))
+            continue
         name = m["pods"]["metric"]["name"]
         if name not in served:
             problems.append(Problem(f"HPA {stack.hpa_name}", f"metric {name!r} has no prometheus-adapter rule"))
@@ -65,6 +70,34 @@ def check_hpa_metrics(stack: Stack) -> list[Problem]:
         mq = r["metricsQuery"]
         if "<<.LabelMatchers>>" not in mq or "<<.GroupBy>>" not in mq:
             problems.append(Problem(f"adapter rule {r['name']['as']}", "metricsQuery lacks LabelMatchers/GroupBy"))
+    return problems
+
+
+def check_external_metric(stack: Stack, metric: dict[str, Any], external_rules: list[dict[str, Any]]) -> list[Problem]:
+    """An External metric of the HPA must be served by exactly one external rule, whose series carries the
+    labels the HPA selects (else external.metrics.k8s.io returns nothing and the HPA shows <unknown>)."""
+    from tritonobs.render import forecast
+
+    name = metric["metric"]["name"]
+    where = f"HPA {stack.hpa_name} external metric {name!r}"
+    rules = [r for r in external_rules if r["name"]["as"] == name]
+    if len(rules) != 1:
+        return [Problem(where, f"served by {len(rules)} prometheus-adapter external rules (need exactly 1)")]
+    rule = rules[0]
+    problems: list[Problem] = []
+    record = rule["name"]["matches"].strip("^$").replace("\\", "")
+    recorded = {r["record"] for r in forecast.records(stack)}
+    if record not in recorded:
+        problems.append(Problem(where, f"the adapter rule reads {record!r}, which no recording rule writes"))
+    labels = forecast.floor_labels(stack)
+    for key, value in metric["metric"].get("selector", {}).get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            problems.append(Problem(where, f"selects {key}={value!r}, but the recorded floor has {key}={labels.get(key)!r}"))
+    mq = rule["metricsQuery"]
+    if "<<.LabelMatchers>>" not in mq or "<<.Series>>" not in mq:
+        problems.append(Problem(f"adapter external rule {name}", "metricsQuery lacks <<.Series>>/<<.LabelMatchers>>"))
+    if rule.get("resources", {}).get("overrides", {}).get("namespace") != {"resource": "namespace"}:
+        problems.append(Problem(f"adapter external rule {name}", "not namespaced: the HPA's namespace would not apply"))
     return problems
 
 

@@ -220,6 +220,17 @@ class Autoscaling(_Strict):
     )
 
 
+class Toleration(_Strict):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+def _gpu_taint() -> list[Toleration]:
+    return [Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
+
+
 class GpuPool(_Strict):
     nodepool: K8sName = "g5-gpu-karpenter"
     node_selector: dict[str, str] = Field(default_factory=lambda: {"NodeGroupType": "g5-gpu-karpenter"})
@@ -231,6 +242,9 @@ class GpuPool(_Strict):
     image_pull_seconds: Seconds = Field(default=240)
     model_load_seconds: Seconds = Field(default=180)
     consolidate_after_seconds: Seconds = Field(default=180, description="Karpenter: empty node -> removed")
+    tolerations: list[Toleration] = Field(
+        default_factory=_gpu_taint, description="the Triton pod's tolerations of the pool's taints (placeholder pods copy them)"
+    )
     warm_nodes: Count = Field(
         default=0, ge=0, description="GPU nodes kept warm by placeholder pods (negative priority, Triton image "
         "pulled) that Triton pods preempt; each costs hourly_price_usd around the clock",

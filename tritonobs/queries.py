@@ -16,7 +16,7 @@ from tritonobs import promql as q
 from tritonobs.model import Stack
 from tritonobs.render import DashboardSource
 
-Origin = Literal["dashboard", "alert", "record", "adapter", "keda"]
+Origin = Literal["dashboard", "alert", "record", "adapter", "external", "keda"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def rule_queries(groups: dict[str, Any]) -> Iterator[Query]:
 
 
 def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Query]:
-    from tritonobs.render import adapter_rules, alerts, keda
+    from tritonobs.render import adapter_rules, alerts, forecast, keda
     from tritonobs.render import dashboards as dash
 
     out: list[Query] = []
@@ -60,9 +60,16 @@ def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Que
     if stack.spec.autoscaling.engine == "adapter":
         for r in adapter_rules.rules(stack):
             out.append(Query("adapter", r["name"]["as"], r["metricsQuery"]))
+        # External rules expanded as the adapter does for the HPA's External metric (namespace + selector).
+        selector = {"deployment": stack.spec.triton.deployment}
+        for floor, r in zip(stack.scale_ahead.floors, forecast.external_rules(stack), strict=True):
+            expr = expand_adapter_external(r["metricsQuery"], floor.floor_record, stack.namespace, selector)
+            out.append(Query("external", r["name"]["as"], expr))
     else:
         for use in stack.signals:
             out.append(Query("keda", use.signal.adapter_metric, keda.trigger_query(stack, use)))
+        for floor in stack.scale_ahead.floors:
+            out.append(Query("keda", floor.external_metric, forecast.keda_query(stack, floor)))
     return out
 
 
@@ -102,6 +109,14 @@ def expand_adapter(expr: str, namespace: str, pods: Sequence[str], group_by: str
     fields = {"LabelMatchers": matchers, "GroupBy": group_by}
     # Go templates allow spaces inside the action: `<< .GroupBy >>` is the same field.
     return re.sub(r"<<\s*\.(LabelMatchers|GroupBy)\s*>>", lambda m: fields[m.group(1)], expr)
+
+
+def expand_adapter_external(expr: str, series: str, namespace: str, selector: dict[str, str]) -> str:
+    """Expand an external rule's metricsQuery for an HPA External metric in `namespace` with a matchLabels
+    `selector`: LabelMatchers are the selector's matchers and, the rule being namespaced, `namespace="ns"`."""
+    matchers = ",".join([*(q.eq(k, v) for k, v in sorted(selector.items())), q.eq("namespace", namespace)])
+    fields = {"LabelMatchers": matchers, "Series": series}
+    return re.sub(r"<<\s*\.(LabelMatchers|Series)\s*>>", lambda m: fields[m.group(1)], expr)
 
 
 def parse_ready(query: Query, namespace: str = "default") -> str:

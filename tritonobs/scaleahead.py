@@ -35,14 +35,15 @@ def lookahead_seconds(spec: Spec) -> float:
 
 
 def forecast_window_seconds(spec: Spec) -> float:
-    """The range predict_linear fits over: half the lookahead, and at least 10 scrapes, in whole scrapes.
+    """The range predict_linear fits over: one lookahead, and at least 10 scrapes, in whole scrapes.
 
-    A least-squares slope over n samples extrapolated L ahead multiplies the samples' noise by roughly
-    sqrt(1/n + 12 (L + w/2)^2 / (n w^2)); at 10 scrapes and L = 2w that is ~2.4x, which the rule's
-    `max(current, forecast)` and the HPA's scale-down window absorb (promtool test `noise`). A longer window
-    lags a ramp's start by up to one window, so it is not made longer than it needs to be."""
+    A least-squares line through noisy samples, extrapolated `lookahead` past the window's end, multiplies the
+    noise; the longer the window, the less. On a flat load with +-20% uniform noise the floor peaked at 1.7x
+    the mean with a window of half the lookahead and 1.27x with a whole one (bench/forecast_window.py; the
+    load's own peaks were 1.2x), so a window of one lookahead adds little to what the reactive signal already
+    sees. The cost is lag at a ramp's start: the fitted slope reaches the ramp's after one window."""
     scrape = duration_seconds(spec.monitoring.scrape_interval)
-    want = max(lookahead_seconds(spec) / 2, MIN_WINDOW_SCRAPES * scrape)
+    want = max(lookahead_seconds(spec), MIN_WINDOW_SCRAPES * scrape)
     return math.ceil(want / scrape) * scrape
 
 
@@ -151,4 +152,24 @@ def problems(spec: Spec, default_targets: dict[str, float]) -> list[tuple[Loc, s
     if pool.warm_nodes > most:
         out.append((("gpu_pool", "warm_nodes"), f"{pool.warm_nodes} warm nodes exceed the {most} node(s) that "
                     f"max_replicas ({a.max_replicas}) Triton pods can fill: the rest would never be used; lower it"))
+    return out
+
+
+def notes(spec: Spec, sa: ScaleAhead) -> list[str]:
+    """What `tritonobs validate` says of scaling ahead: the floor's arithmetic and the warm capacity's cost."""
+    out: list[str] = []
+    for f in sa.floors:
+        out.append(
+            f"predictive floor on {f.signal}: max(total, its linear forecast {sa.lookahead_seconds:g} s ahead over "
+            f"the last {sa.forecast_window_seconds:g} s) / {f.capacity:g} per replica (target {f.target:g} x "
+            f"(1 - headroom {sa.headroom:g})); cold start {sa.cold_start_seconds:g} s"
+        )
+    if sa.warm_nodes:
+        pool = spec.gpu_pool
+        out.append(
+            f"warm capacity: {sa.warm_nodes} {pool.instance_type} node(s) kept up ({sa.warm_pods} placeholder pod(s)): "
+            f"{sa.warm_nodes} x ${sa.node_hourly_usd:g}/h x {HOURS_PER_MONTH} h = ${sa.warm_monthly_usd:,.2f} per month "
+            f"(gpu_pool.hourly_price_usd); a replica landing on one starts in {sa.warm_start_seconds:g} s instead of "
+            f"{sa.cold_start_seconds:g} s"
+        )
     return out

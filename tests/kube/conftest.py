@@ -75,8 +75,10 @@ def hpa_controller(reporting: bool, reason: str = "FailedGetPodsMetric") -> Call
             return
         metrics = obj["spec"].get("metrics") or []
         if reporting:
+            # Pods and External metrics report under their own key (the predictive floor is External).
             current = [
-                {"type": "Pods", "pods": {"metric": m["pods"]["metric"], "current": {"averageValue": "1500m"}}}
+                {"type": m["type"], (src := m["type"].lower()): {"metric": m[src]["metric"],
+                                                                 "current": {"averageValue": "1500m"}}}
                 for m in metrics
             ]
             cond = {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "ok"}

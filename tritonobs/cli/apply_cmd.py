@@ -73,7 +73,7 @@ def _check_keda(kube: Kube, spec: Path) -> None:
 
 
 def _apply_adapter_configmap(kube: Kube, plan: adapter.ConfigMapPlan, dry_run: bool, force: bool) -> engine.Applied:
-    if not plan.merged.changed:
+    if not plan.changed:
         return engine.Applied(plan.ref, "unchanged")
     return engine.apply_one(kube, plan.obj, dry_run=dry_run, force=force)
 
@@ -83,10 +83,10 @@ def _helm(kube: Kube, plan: adapter.HelmPlan, spec: Path, dry_run: bool) -> None
     where = f"prometheus-adapter: Helm release {r.namespace}/{r.name} revision {r.revision} (chart {r.chart_version})"
     for w in plan.warnings:
         out.print(f"[yellow]warning[/]: {w}")
-    if not plan.merged.changed:
-        out.print(f"{where} already serves this stack's rules ({plan.merged.summary()}): nothing to run", markup=False)
+    if not plan.changed:
+        out.print(f"{where} already serves this stack's rules ({plan.summary()}): nothing to run", markup=False)
         return
-    out.print(f"{where}: {plan.merged.summary()}", markup=False)
+    out.print(f"{where}: {plan.summary()}", markup=False)
     values = spec.resolve().parent / adapter.VALUES_FILE
     if dry_run:
         out.print(f"dry run: {values} not written; apply would print the helm upgrade that uses it", markup=False)
@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
             markup=False,
         )
         if isinstance(plan, adapter.ConfigMapPlan):
-            out.print(f"{plan.ref} (shared prometheus-adapter config): {plan.merged.summary()}", markup=False)
+            out.print(f"{plan.ref} (shared prometheus-adapter config): {plan.summary()}", markup=False)
         if isinstance(plan, adapter.HelmPlan):
             _helm(kube, plan, spec, dry_run)
         mon = stack.spec.monitoring

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tritonobs import emit
+from tritonobs import emit, scaleahead
 from tritonobs.checks import run_all
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.dashboards_loader import load_dashboards
@@ -74,6 +74,8 @@ def register(app: typer.Typer) -> None:
         out.print(f"{spec}: ok ({len(stack.model_names)} models, {len(artifacts)} artifacts would render)")
         print_warnings(stack, spec)
         for line in backend_notes(stack):
+            out.print(line, markup=False)
+        for line in scaleahead.notes(stack.spec, stack.scale_ahead):
             out.print(line, markup=False)
 
     @app.command()

@@ -15,7 +15,9 @@ writes the whole list back:
   apply server-side-applies the merged text (optimistic: the read resourceVersion is a precondition). The
   ConfigMap is the adapter's, not ours: it carries no ownership labels and prune never deletes it.
 
-Only `autoscaling.engine: adapter` touches the adapter; with KEDA it is left as it is.
+Only `autoscaling.engine: adapter` touches the adapter; with KEDA it is left as it is. The predictive floor's
+external rules (`autoscaling.predictive`) are merged the same way into the chart's `rules.external` (the
+config file's `externalRules`); that list is written only when this stack has or had an external rule.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from tritonobs.errors import UsageError
 from tritonobs.kube import helm_release, kinds
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.model import Stack
-from tritonobs.render import adapter_rules
-from tritonobs.render.adapter_merge import Merged, merge
+from tritonobs.render import adapter_rules, forecast
+from tritonobs.render.adapter_merge import Merged, merge, owner
 from tritonobs.render.yamlfmt import to_yaml
 
 HELM_CHART = "prometheus-community/prometheus-adapter"
@@ -48,15 +50,38 @@ class AdapterRefused(UsageError):
         super().__init__(message)
 
 
+def _summary(merged: Merged, external: Merged | None) -> str:
+    return merged.summary() + (f"; external rules: {external.summary()}" if external else "")
+
+
+def merge_external(live: Any, stack: Stack, where: str) -> Merged | None:
+    """The live external rule list with this stack's brought up to date; None when neither has any of ours."""
+    if not isinstance(live, list):
+        raise AdapterRefused(f"{where} is a {type(live).__name__}, not a list; cannot merge safely")
+    ours = forecast.external_rules(stack)
+    if not ours and not any(owner(r) == stack.name for r in live):
+        return None
+    return merge(live, ours, stack.name, where)
+
+
 @dataclass(frozen=True)
 class HelmPlan:
     release: helm_release.Release
     merged: Merged
     warnings: list[str] = field(default_factory=list)
+    external: Merged | None = None  # rules.external, when this stack has (or had) an external rule
+
+    @property
+    def changed(self) -> bool:
+        return self.merged.changed or bool(self.external and self.external.changed)
+
+    def summary(self) -> str:
+        return _summary(self.merged, self.external)
 
     @property
     def values(self) -> dict[str, Any]:
-        return {"rules": {"custom": self.merged.rules}}
+        external = {"external": self.external.rules} if self.external else {}
+        return {"rules": {"custom": self.merged.rules, **external}}
 
     def values_text(self, endpoint: str) -> str:
         r = self.release
@@ -79,7 +104,15 @@ class HelmPlan:
 class ConfigMapPlan:
     ref: str
     merged: Merged
-    obj: JsonObj  # what to apply when merged.changed
+    obj: JsonObj  # what to apply when changed
+    external: Merged | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.merged.changed or bool(self.external and self.external.changed)
+
+    def summary(self) -> str:
+        return _summary(self.merged, self.external)
 
 
 def plan(kube: Kube, stack: Stack) -> HelmPlan | ConfigMapPlan | None:
@@ -120,7 +153,8 @@ def helm_plan(kube: Kube, stack: Stack) -> HelmPlan:
     if not isinstance(custom, list):
         raise AdapterRefused(f"{where}: rules.custom is a {type(custom).__name__}, not a list; cannot merge safely")
     merged = merge(custom, adapter_rules.rules(stack), stack.name, f"{where} rules.custom")
-    return HelmPlan(release, merged, _setting_warnings(stack, values, where))
+    external = merge_external(rules.get("external") or [], stack, f"{where} rules.external")
+    return HelmPlan(release, merged, _setting_warnings(stack, values, where), external)
 
 
 def _setting_warnings(stack: Stack, values: dict[str, Any], where: str) -> list[str]:
@@ -165,12 +199,15 @@ def configmap_plan(kube: Kube, stack: Stack) -> ConfigMapPlan:
     if not isinstance(doc, dict) or not isinstance(doc.get("rules") or [], list):
         raise AdapterRefused(f"{ref}: {adapter_rules.CONFIG_KEY} is not a prometheus-adapter config; cannot merge safely")
     merged = merge(doc.get("rules") or [], adapter_rules.rules(stack), stack.name, f"{ref} {adapter_rules.CONFIG_KEY} rules")
-    new_text = to_yaml({**doc, "rules": merged.rules}, header=False, sort_keys=False) if merged.changed else text
+    external = merge_external(doc.get("externalRules") or [], stack, f"{ref} {adapter_rules.CONFIG_KEY} externalRules")
+    new_doc = {**doc, "rules": merged.rules, **({"externalRules": external.rules} if external else {})}
+    changed = merged.changed or bool(external and external.changed)
+    new_text = to_yaml(new_doc, header=False, sort_keys=False) if changed else text
     meta: JsonObj = {"name": mon.adapter_release, "namespace": mon.namespace}
     if live is not None:
         meta["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {adapter_rules.CONFIG_KEY: new_text}}
-    return ConfigMapPlan(ref, merged, obj)
+    return ConfigMapPlan(ref, merged, obj, external)
 
 
 def protected(stack: Stack) -> list[tuple[kinds.Kind, str, str]]:

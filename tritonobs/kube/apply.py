@@ -31,8 +31,10 @@ _RANK = {
     kinds.SERVICE_MONITOR.kind: 0,
     kinds.PROMETHEUS_RULE.kind: 1,
     kinds.CONFIG_MAP.kind: 2,
-    kinds.HPA.kind: 3,
-    kinds.SCALED_OBJECT.kind: 3,
+    kinds.PRIORITY_CLASS.kind: 2,  # before the placeholder Deployment whose pods name it
+    kinds.DEPLOYMENT.kind: 3,
+    kinds.HPA.kind: 4,
+    kinds.SCALED_OBJECT.kind: 4,
 }
 # Server-populated metadata: never part of what we compare or show in a diff.
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
@@ -171,10 +173,10 @@ def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool
     pruned: list[str] = []
     kept: list[tuple[str, str]] = []
     # Scalers first, the things they read last: the reverse of the apply order.
-    for kind in sorted(kinds.MANAGED, key=lambda k: -_RANK[k.kind]):
+    for kind in sorted(kinds.managed(stack), key=lambda k: -_RANK[k.kind]):
         if not kube.served(kind):
             continue  # e.g. no KEDA installed: nothing of that kind can exist
-        for namespace in kinds.namespaces(stack, objects):
+        for namespace in kinds.namespaces(stack, objects) if kind.namespaced else [None]:
             for item in kube.list(kind, namespace, label_selector=kinds.selector(stack)):
                 meta = item.get("metadata") or {}
                 if not kinds.owned_by(item, stack):
@@ -185,7 +187,7 @@ def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool
                     # Made by a controller from one of our objects, labels copied (KEDA's keda-hpa-<name>
                     # from our ScaledObject): its controller and the garbage collector own its life.
                     continue
-                ref = f"{kind.kind} {namespace}/{meta['name']}"
+                ref = f"{kind.kind} {namespace}/{meta['name']}" if namespace else f"{kind.kind} {meta['name']}"
                 why = shared_with(item)
                 if why:
                     kept.append((ref, why))

@@ -67,10 +67,21 @@ API_SERVICE = Kind("apiregistration.k8s.io/v1", "APIService", "apiservices", nam
 # Karpenter's record of a node it launches (verify times a node from it when the CRD is served).
 NODECLAIM = Kind("karpenter.sh/v1", "NodeClaim", "nodeclaims", namespaced=False)
 
+PRIORITY_CLASS = Kind("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", namespaced=False)
+
 # Every kind tritonobs may ever render: prune lists all of them, so switching engines (adapter -> KEDA)
 # removes the HPA the old spec created.
 MANAGED: tuple[Kind, ...] = (SERVICE_MONITOR, PROMETHEUS_RULE, CONFIG_MAP, HPA, SCALED_OBJECT)
-_BY_KEY: dict[tuple[str, str], Kind] = {(k.api_version, k.kind): k for k in MANAGED}
+# Warm GPU capacity (gpu_pool.warm_nodes): in prune's scope only while the spec asks for warm nodes, so a stack
+# without them never needs the right to list and delete Deployments beside Triton's. Turning warm nodes off
+# therefore leaves the two objects behind: README "Scaling ahead of load" says how to remove them.
+WARM: tuple[Kind, ...] = (PRIORITY_CLASS, DEPLOYMENT)
+_BY_KEY: dict[tuple[str, str], Kind] = {(k.api_version, k.kind): k for k in (*MANAGED, *WARM)}
+
+
+def managed(stack: Stack) -> tuple[Kind, ...]:
+    """The kinds prune lists for this stack."""
+    return (*MANAGED, *WARM) if stack.scale_ahead.warm_nodes else MANAGED
 
 CUSTOM_METRICS_GROUP = "custom.metrics.k8s.io"
 CUSTOM_METRICS_VERSION = "v1beta1"

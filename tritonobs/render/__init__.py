@@ -29,10 +29,12 @@ class DashboardSource:
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.render import adapter_rules, alerts, hpa, servicemonitor
+    from tritonobs.render import adapter_rules, alerts, forecast_tests, hpa, servicemonitor, warm
     from tritonobs.render import dashboards as dash
 
     out: list[Artifact] = []
+    out += forecast_tests.render(stack)
+    out += warm.render(stack)
     out += dash.render(stack, dashboards)
     out += adapter_rules.render(stack)
     out += hpa.render(stack)
@@ -46,12 +48,13 @@ def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeOb
 
     Not here: the prometheus-adapter's rules. The adapter is shared, so apply merges them into its live
     configuration (kube/adapter.py) instead of owning an object."""
-    from tritonobs.render import alerts, hpa, servicemonitor
+    from tritonobs.render import alerts, hpa, servicemonitor, warm
     from tritonobs.render import dashboards as dash
 
     objs: list[KubeObject] = []
     objs += servicemonitor.objects(stack)
     objs += alerts.objects(stack)
     objs += dash.objects(stack, dashboards)
+    objs += warm.objects(stack)  # warm GPU capacity (gpu_pool.warm_nodes): PriorityClass, then placeholders
     objs += hpa.objects(stack)
     return objs

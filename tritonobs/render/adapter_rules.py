@@ -45,7 +45,10 @@ def rules(stack: Stack) -> list[dict[str, Any]]:
 
 
 def adapter_config(stack: Stack) -> dict[str, Any]:
-    return {"rules": rules(stack)}
+    from tritonobs.render import forecast
+
+    external = forecast.external_rules(stack)  # the predictive floor (external.metrics.k8s.io)
+    return {"rules": rules(stack), **({"externalRules": external} if external else {})}
 
 
 def prometheus_values(url: str) -> dict[str, Any]:

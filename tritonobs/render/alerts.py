@@ -365,7 +365,12 @@ def alerts(stack: Stack) -> list[Alert]:
 def rule_groups(stack: Stack) -> dict[str, Any]:
     """{"groups": [{"name": ..., "rules": [{"record"|"alert": ..., "expr": ...}, ...]}]}"""
     base = stack.spec.alerts.runbook_base_url
-    groups = [{"name": GROUP_SIGNALS, "rules": signal_records(stack)}, {"name": GROUP_SLO, "rules": slo_records(stack)}]
+    from tritonobs.render import forecast
+
+    groups = [{"name": GROUP_SIGNALS, "rules": signal_records(stack)}]
+    floor_group = forecast.rule_group(stack)  # the predictive floor's records (autoscaling.predictive)
+    groups += [floor_group] if floor_group else []
+    groups.append({"name": GROUP_SLO, "rules": slo_records(stack)})
     all_alerts = alerts(stack)
     for group in ALERT_GROUPS:
         rules = [a.rule(base) for a in all_alerts if a.group == group]

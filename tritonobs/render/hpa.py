@@ -34,6 +34,8 @@ def scale_target_ref(stack: Stack) -> dict[str, str]:
 
 
 def hpa(stack: Stack) -> KubeObject:
+    from tritonobs.render import forecast
+
     a = stack.spec.autoscaling
     return {
         "apiVersion": "autoscaling/v2",
@@ -52,7 +54,9 @@ def hpa(stack: Stack) -> KubeObject:
                     },
                 }
                 for use in stack.signals
-            ],
+            ]
+            # The predictive floor comes second: the HPA takes the larger recommendation.
+            + [forecast.hpa_metric(stack, floor) for floor in stack.scale_ahead.floors],
             "behavior": behavior(stack),
         },
     }

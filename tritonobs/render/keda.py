@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from tritonobs import promql as q
 from tritonobs.model import SignalUse, Stack
-from tritonobs.render import Artifact, KubeObject
+from tritonobs.render import Artifact, KubeObject, forecast
 from tritonobs.render.hpa import behavior, scale_target_ref
 from tritonobs.render.yamlfmt import to_yaml
 
@@ -61,7 +61,9 @@ def scaled_object(stack: Stack) -> KubeObject:
                     },
                 }
                 for use in stack.signals
-            ],
+            ]
+            # The predictive floor's trigger: the same record the adapter's external rule serves.
+            + [forecast.keda_trigger(stack, floor, k.server_address) for floor in stack.scale_ahead.floors],
         },
     }
 

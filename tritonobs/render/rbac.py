@@ -63,7 +63,7 @@ def needed(stack: Stack, objects: Iterable[Mapping[str, Any]]) -> set[Permission
     for obj in objects:
         perms |= _grant(kinds.kind_of(obj), obj["metadata"].get("namespace"), "get", "patch", "create")
     for namespace in kinds.namespaces(stack, objects):
-        for kind in kinds.MANAGED:
+        for kind in kinds.managed(stack):
             perms |= _grant(kind, namespace, "list", "delete")
     perms |= _grant(kinds.DEPLOYMENT, ns, "get", "list")
     perms |= _grant(kinds.HPA, ns, "get", "list")
