@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tritonobs.errors import ExternalError
-from tritonobs.hpa import Decision, HpaController, PodsReading, parse_hpa
+from tritonobs.hpa import Decision, ExternalReading, HpaController, PodsReading, Reading, parse_hpa
 from tritonobs.hpa.replicas import Pod as HpaPod
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
@@ -144,9 +144,19 @@ class LabAutoscaler:
     # --- one HPA sync ---
     async def sync(self) -> Decision:
         pods = self.pool.pod_names()
-        readings = []
-        for i, use in enumerate(self.stack.signals):
-            values = await self._read_metrics(measures.adapter_query(self.stack, use, pods), pods)
+        readings: list[Reading | None] = []
+        by_name = {use.signal.adapter_metric: use for use in self.stack.signals}
+        floors = {f.external_metric: f for f in self.stack.scale_ahead.floors}
+        # One reading per metric of the rendered HPA, in its order: Pods metrics through the adapter rule
+        # for these pods, External ones (the predictive floor) through the adapter's external rule.
+        for i, metric in enumerate(self.controller.spec.metrics):
+            if metric.kind == "External" and metric.name in floors:
+                expr = measures.external_query(self.stack, floors[metric.name])
+                ext = await self._read_metrics(expr, None)
+                readings.append(None if not ext else ExternalReading.of(*ext.values()))
+                continue
+            use = by_name.get(metric.name)
+            values = None if use is None else await self._read_metrics(measures.adapter_query(self.stack, use, pods), pods)
             readings.append(None if values is None else PodsReading.of(values))
             if i == 0:
                 self._read_average = sum(values.values()) / len(values) if values else None
@@ -166,7 +176,7 @@ class LabAutoscaler:
                 self.tl.event(now, "hpa_condition", c.type, f"{c.status} {c.reason}: {c.message}")
         return decision
 
-    async def _read_metrics(self, expr: str, pods: list[str]) -> dict[str, float] | None:
+    async def _read_metrics(self, expr: str, pods: list[str] | None) -> dict[str, float] | None:
         """`_read`, with Prometheus' outages recorded and retried with back-off (None meanwhile: no metric)."""
         now = self.now()
         if self.metrics_down_since is not None and now < self._next_read:
@@ -185,13 +195,16 @@ class LabAutoscaler:
             self.metrics_down_since, self._metrics_retry_s = None, 0.0
         return values
 
-    def _read(self, expr: str, pods: list[str]) -> dict[str, float] | None:
-        """{pod: value} as prometheus-adapter would serve it; None when the query fails (no metric).
-        Raises ExternalError when Prometheus does not answer at all."""
+    def _read(self, expr: str, pods: list[str] | None) -> dict[str, float] | None:
+        """{pod: value} as prometheus-adapter would serve it (pods None: every series, keyed by its labels, as
+        an external metric); None when the query fails (no metric). Raises ExternalError when Prometheus does
+        not answer at all."""
         try:
             samples = self.prom.query(expr)
         except QueryError:
             return None
+        if pods is None:
+            return {str(sorted(s.labels.items())): s.value for s in samples if math.isfinite(s.value)}
         wanted = set(pods)
         # NaN/Inf cannot become a quantity: the adapter drops those pods, the HPA sees them as missing.
         return {

@@ -93,6 +93,18 @@ def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:
     return real / opts.time_factor + 5.0
 
 
+def lab_time(stack: Stack, factor: float) -> Stack:
+    """The stack with the predictive floor's lookahead in lab time (the lab scales every spec duration; the
+    forecast window follows from it and the lab's 1 s scrape)."""
+    from tritonobs.model import resolve
+
+    auto = stack.spec.autoscaling
+    if not auto.predictive or factor == 1:
+        return stack
+    seconds = max(1, round(stack.scale_ahead.lookahead_seconds / factor))
+    return resolve(stack.spec.model_copy(update={"autoscaling": auto.model_copy(update={"lookahead": f"{seconds}s"})}))
+
+
 def run_lab_verify(
     stack: Stack,
     opts: LabVerifyOptions,
@@ -103,6 +115,7 @@ def run_lab_verify(
     the timeline then holds everything seen so far."""
     # A real vLLM engine is heavy on a CPU: with it, the replicas serve only the model the load drives.
     models = [opts.model or stack.model_names[0]] if opts.engine.kind == "vllm" else None
+    stack = lab_time(stack, opts.time_factor)
     with Lab(stack, opts.workdir, replicas=0, model_repository=opts.model_repository, engine=opts.engine,
              backfill_seconds=0, models=models) as lab:
         asyncio.run(_drive(lab, opts, timeline, on_sample or (lambda s, line: None)))

@@ -10,6 +10,7 @@ from tritonobs import catalogue as c
 from tritonobs import promql as q
 from tritonobs.model import SignalUse, Stack
 from tritonobs.queries import expand_adapter
+from tritonobs.scaleahead import Floor
 from tritonobs.verify.timeline import RunInfo
 
 # The SLO is stated at p95 (models[].slo.ttft_p95_seconds); p90 is drawn beside it.
@@ -40,6 +41,16 @@ def adapter_query(stack: Stack, use: SignalUse, pods: Sequence[str]) -> str:
     from tritonobs.render.adapter_rules import rule
 
     return expand_adapter(rule(stack, use)["metricsQuery"], stack.namespace, list(pods))
+
+
+def external_query(stack: Stack, floor: Floor) -> str:
+    """The predictive floor's external rule expanded as prometheus-adapter does for the HPA's External metric."""
+    from tritonobs.queries import expand_adapter_external
+    from tritonobs.render.forecast import external_rule
+
+    selector = {"deployment": stack.spec.triton.deployment}
+    return expand_adapter_external(external_rule(stack, floor)["metricsQuery"], floor.floor_record, stack.namespace,
+                                   selector)
 
 
 def slo_seconds(stack: Stack) -> float:
