@@ -43,6 +43,7 @@ from tritonobs.inputs import prometheus_url as check_prometheus_url
 from tritonobs.lab.engine import LabEngine
 from tritonobs.load.generator import Mode
 from tritonobs.load.profiles import PROFILE_KINDS, Profile
+from tritonobs.load.shards import MAX_SHARDS, Share, parse_shard
 from tritonobs.model import Stack
 from tritonobs.render.yamlfmt import to_yaml_docs
 from tritonobs.verify.timeline import FAULT_KINDS, Sample, Timeline
@@ -189,6 +190,8 @@ def register(app: typer.Typer) -> None:
         load_image: str | None = typer.Option(None, "--load-image", help="image of the load Job (has tritonobs installed)"),
         load_only: bool = typer.Option(False, "--load-only", help="drive the load only (what the load Job runs)"),
         compare: str | None = typer.Option(None, "--compare", help="lab: run the same trace under each policy (reactive,predictive,warm) and compare"),
+        parallelism: int = typer.Option(1, "--parallelism", help="--print-load-job: N load pods, each a share of the rate/concurrency"),
+        shard: str | None = typer.Option(None, "--shard", help="--load-only: run share I of N of the load (the load Job sets it)"),
         capacity: float | None = typer.Option(None, "--capacity", help="per-replica load at the SLO (the knee `tritonobs tune` measures), for the score against the oracle"),
     ) -> None:
         """Drive a load profile and watch the HPA, pods, GPU nodes, signal and TTFT; judge against the spec's budgets."""
@@ -210,15 +213,20 @@ def register(app: typer.Typer) -> None:
         if not lab and (engine != "simulated" or model is not None):
             raise UsageError("--engine and --model choose the lab's engine: they need --lab")
         chosen = lab_engine(engine, model, vllm_python, max_num_seqs) if lab else None
+        count("--parallelism", parallelism, 1, MAX_SHARDS)
+        if shard is not None and not load_only:
+            raise UsageError("--shard is for --load-only (the load Job's pods)")
         if load_only:
-            _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval)
+            _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval,
+                       parse_shard(shard) if shard is not None else None)
             return
         stack = load_stack(spec)
         if drive is not None and drive not in stack.model_names:
             raise UsageError(f"--drive {drive!r}: not in the spec (models: {', '.join(stack.model_names)})",
                              file=str(spec))
         if print_load_job:
-            _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image)
+            _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image,
+                       parallelism)
             return
         if chosen is not None:
             _lab(stack, spec, signal, profile, rate, concurrency, duration, drive, max_tokens, connections, out_dir,
@@ -310,7 +318,7 @@ def _lab(
 
 def _print_job(
     stack: Stack, profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
-    max_tokens: int | None, connections: int, url: list[str], image: str | None,
+    max_tokens: int | None, connections: int, url: list[str], image: str | None, parallelism: int = 1,
 ) -> None:
     from tritonobs.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
 
@@ -319,7 +327,7 @@ def _print_job(
     job = LoadJobSpec(
         profile_kind=profile, mode=mode, value=value, duration=text, duration_seconds=_seconds("--duration", text),
         model=model or stack.model_names[0], connections=connections or 8, max_tokens=max_tokens,
-        image=image or DEFAULT_IMAGE, url=url[0] if url else None,
+        image=image or DEFAULT_IMAGE, url=url[0] if url else None, parallelism=parallelism,
     )
     out.print(to_yaml_docs(objects(stack, job)), markup=False, end="")
 
@@ -327,6 +335,7 @@ def _print_job(
 def _load_only(
     profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
     max_tokens: int | None, connections: int, url: list[str], discover: str | None, interval: float,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_load_only
 
@@ -337,11 +346,14 @@ def _load_only(
     mode, value, prof = profile_from_flags(profile, rate, concurrency)
     duration_s = _seconds("--duration", duration or "15m")
     check_sends(mode, value, prof, duration_s)
+    if shard is not None:
+        prof = Share(prof, shard[0], shard[1], closed=mode == "closed")
     opts = ClusterVerifyOptions(profile=prof, duration_s=duration_s, urls=tuple(url),
                                 discover=discover, mode=mode, max_tokens=max_tokens, connections=connections or 8,
                                 interval_s=interval)
     ok, failed = run_load_only(opts, model, lambda line: out.print(line, markup=False))
-    out.print(f"{ok} requests ok, {failed} failed", markup=False)
+    who = f"share {shard[0] + 1} of {shard[1]}: " if shard is not None else ""
+    out.print(f"{who}{ok} requests ok, {failed} failed", markup=False)
     if ok == 0:
         raise CheckFailed("no request succeeded")
 
