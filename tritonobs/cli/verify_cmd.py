@@ -267,7 +267,7 @@ def _lab(
     factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None, engine: LabEngine,
     capacity: float | None = None, compare: str | None = None,
 ) -> None:
-    from tritonobs.verify.lab_profiles import default_concurrency, parse_diurnal
+    from tritonobs.verify.lab_profiles import default_concurrency, default_ramp, parse_diurnal
     from tritonobs.verify.lab_run import MAX_TOKENS, SCALING_SIM, LabVerifyOptions, run_info, run_lab_verify
     from tritonobs.verify.measures import with_signal
 
@@ -279,19 +279,26 @@ def _lab(
 
         policies = parse_policies(compare)
     default = default_concurrency(stack, profile, factor) if rate is None and concurrency is None else None
+    ramp = default_ramp(stack, factor) if profile == "ramp" and rate is None and concurrency is None else None
     if default is not None:
         concurrency = default[0]
         duration = duration or f"{default[1]:g}s"
+    elif ramp is not None:
+        duration = duration or f"{ramp[1]:g}s"
     elif rate is None and concurrency is None:
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
         profile = "step"
-    if profile == "diurnal":
+    if ramp is not None:
+        mode: Mode = "closed"
+        prof: Profile = ramp[0]
+        value = "default ramp"
+    elif profile == "diurnal":
         if (rate is None) == (concurrency is None):
             raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
-        mode: Mode = "open" if rate is not None else "closed"
+        mode = "open" if rate is not None else "closed"
         value = rate or concurrency or ""
-        prof: Profile = parse_diurnal(value, "--rate" if rate is not None else "--concurrency")
+        prof = parse_diurnal(value, "--rate" if rate is not None else "--concurrency")
         profile_from_flags("constant", f"{prof.peak(math.inf):g}" if rate else None,
                            None if rate else f"{prof.peak(math.inf):g}")  # the same limits as any profile
     else:

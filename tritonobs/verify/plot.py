@@ -131,13 +131,20 @@ def timeline_png(tl: Timeline, results: Sequence[BudgetResult] | None = None) ->
     replica_ax.set_ylabel("replicas / nodes\n(count)")
     replica_ax.set_ylim(0, info.max_replicas + 1.5)
     replica_ax.axhline(info.max_replicas, color="0.7", linewidth=0.8)
-    replica_ax.annotate(f"max {info.max_replicas}", (0.0, info.max_replicas), xycoords=("axes fraction", "data"),
-                        xytext=(2, 2), textcoords="offset points", fontsize="x-small", color="0.4")
+    replica_ax.annotate(f"max {info.max_replicas}", (1.0, info.max_replicas), xycoords=("axes fraction", "data"),
+                        xytext=(-2, 2), textcoords="offset points", fontsize="x-small", color="0.4", ha="right")
     replica_ax.legend(loc="upper left", fontsize="x-small", ncol=3)
 
-    for attr, col, label in (("ttft_p90", "tab:cyan", "TTFT p90"), ("ttft_p95", "tab:blue", "TTFT p95")):
+    for attr, col, label in (("ttft_p90", "tab:cyan", "TTFT p90 (Prometheus)"),
+                             ("ttft_p95", "tab:blue", "TTFT p95 (Prometheus histogram)")):
         ts, vs = _series(samples, attr)
         ttft_ax.plot(ts, vs, color=col, label=label)
+    if tl.requests and info.ttft_window_seconds > 0:
+        from tritonobs.verify.score import client_p95
+
+        pts = client_p95(tl.requests, [s.t for s in samples], info.ttft_window_seconds)
+        ttft_ax.plot([t for t, _ in pts], [v for _, v in pts], color="k", linewidth=1.2,
+                     label=f"TTFT p95 (client, last {info.ttft_window_seconds:g}s)")
     slo = info.slo_ttft_seconds
     ttft_ax.axhline(slo, color="tab:red", linestyle="--", label=f"SLO p95 ≤ {slo:g} s")
     ts, vs = _series(samples, "ttft_p95")
