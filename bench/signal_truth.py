@@ -34,17 +34,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tritonobs.core.model import resolve
+from tritonobs.core.signals import SIGNALS
+from tritonobs.core.spec_loader import load_spec
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import signals_by_pod, wait_scraped
 from tritonobs.load.generator import LoadGenerator, LoadPlan
 from tritonobs.load.profiles import Step
 from tritonobs.load.request import SAMPLING_PARAMETERS, load_prompts, wrap_prompt
-from tritonobs.model import resolve
 from tritonobs.models.serving.sim_engine import SimParams, count_tokens
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.signals import SIGNALS
-from tritonobs.spec_loader import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SIGNAL_NAMES = ("waiting_requests", "inflight_requests", "queue_time_avg", "queue_compute_ratio", "ttft_p90")

@@ -6,10 +6,10 @@ the dashboard shows is what the HPA decides on: desired = ceil(current x average
 
 from grafanalib.core import Dashboard, TimeSeries
 
-from tritonobs import catalogue as c
-from tritonobs.model import SignalUse, Stack
-from tritonobs.render import dashboard_queries as dq
-from tritonobs.render.panels import Section, Series, dashboard, stat, timeseries
+from tritonobs.core import catalogue as c
+from tritonobs.core.model import SignalUse, Stack
+from tritonobs.core.render import dashboard_queries as dq
+from tritonobs.core.render.panels import Section, Series, dashboard, stat, timeseries
 
 SLUG = "autoscaling"
 

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 
 from grafanalib.core import Dashboard, Panel
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.catalogue import Metric
-from tritonobs.config import ModelSpec
-from tritonobs.model import Stack
-from tritonobs.render import dashboard_queries as dq
-from tritonobs.render.panels import Section, Series, bargauge, dashboard, stat, timeseries
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.catalogue import Metric
+from tritonobs.core.config import ModelSpec
+from tritonobs.core.model import Stack
+from tritonobs.core.render import dashboard_queries as dq
+from tritonobs.core.render.panels import Section, Series, bargauge, dashboard, stat, timeseries
 
 SLUG = "llm"
 QUANTILES = (0.5, 0.9, 0.95, 0.99)

@@ -6,9 +6,9 @@ and the request total is reset-safe over the dashboard's time range.
 
 from grafanalib.core import Dashboard
 
-from tritonobs.model import Stack
-from tritonobs.render import dashboard_queries as dq
-from tritonobs.render.panels import Section, Series, dashboard, gauge, stat, text, timeseries
+from tritonobs.core.model import Stack
+from tritonobs.core.render import dashboard_queries as dq
+from tritonobs.core.render.panels import Section, Series, dashboard, gauge, stat, text, timeseries
 
 SLUG = "triton-overview"
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tritonobs.model import Stack, resolve
-from tritonobs.spec_loader import parse_spec
+from tritonobs.core.model import Stack, resolve
+from tritonobs.core.spec_loader import parse_spec
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "tritonobs.yaml"

@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import variant_stack
 from tests.kube.shared_cluster import FOREIGN_RULE, OUR_RULE, SECOND_FOREIGN_RULE
-from tritonobs.render import adapter_rules
-from tritonobs.render.adapter_merge import RuleConflict, merge, owner, owner_filter
+from tritonobs.core.render import adapter_rules
+from tritonobs.core.render.adapter_merge import RuleConflict, merge, owner, owner_filter
 
 WHERE = "Helm release monitoring/prometheus-adapter rules.custom"
 

@@ -11,14 +11,15 @@ import promql_parser
 import pytest
 import yaml
 
-from tritonobs import catalogue, emit
-from tritonobs import promql as q
-from tritonobs.checks import check_queries, series_names
-from tritonobs.errors import SpecError
-from tritonobs.model import Stack, resolve
-from tritonobs.queries import rule_queries
-from tritonobs.render import alert_tests, alerts
-from tritonobs.spec_loader import parse_spec
+from tritonobs import emit
+from tritonobs.core import catalogue
+from tritonobs.core import promql as q
+from tritonobs.core.checks import check_queries, series_names
+from tritonobs.core.errors import SpecError
+from tritonobs.core.model import Stack, resolve
+from tritonobs.core.queries import rule_queries
+from tritonobs.core.render import alert_tests, alerts
+from tritonobs.core.spec_loader import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tritonobs.yaml"
@@ -180,7 +181,7 @@ def test_every_example_alert_links_an_absolute_runbook_url(example_stack) -> Non
 
 
 def duration(text: str) -> float:
-    from tritonobs.config import duration_seconds
+    from tritonobs.core.config import duration_seconds
 
     return duration_seconds(text)
 

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import EXAMPLE, variant_stack
 from tritonobs import backfill
-from tritonobs import catalogue as c
+from tritonobs.core import catalogue as c
+from tritonobs.core.model import Stack
 from tritonobs.lab.example import example_spec_path
-from tritonobs.model import Stack
 
 PODS = [
     backfill.LabPod("triton-lab-0", "triton-vllm", "127.0.0.1:9000", "lab-node-0"),
@@ -98,7 +98,7 @@ def test_promtool_creates_blocks(tmp_path: Path, example_stack: Stack) -> None:
 
 
 def test_promtool_failure_is_external_error(tmp_path: Path) -> None:
-    from tritonobs.errors import ExternalError
+    from tritonobs.core.errors import ExternalError
 
     with pytest.raises(ExternalError, match="create-blocks-from openmetrics failed"):
         backfill.backfill("not openmetrics {\n# EOF\n", tmp_path / "data")

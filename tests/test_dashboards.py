@@ -15,17 +15,17 @@ import pytest
 import yaml
 
 from tests.conftest import DASHBOARDS, EXAMPLE, VARIANTS, example_data, variant_stack
-from tritonobs import catalogue, promql
-from tritonobs.checks import check_queries, series_names
-from tritonobs.dashboards_loader import load_dashboards, load_one
-from tritonobs.errors import UsageError
-from tritonobs.model import Stack, resolve
-from tritonobs.queries import dashboard_queries, expand_grafana
-from tritonobs.render import DashboardSource
-from tritonobs.render import dashboards as dash
-from tritonobs.render.dashboard_queries import counter_problems
-from tritonobs.render.panels import Series, timeseries
-from tritonobs.spec_loader import parse_spec
+from tritonobs.core import catalogue, promql
+from tritonobs.core.checks import check_queries, series_names
+from tritonobs.core.dashboards_loader import load_dashboards, load_one
+from tritonobs.core.errors import UsageError
+from tritonobs.core.model import Stack, resolve
+from tritonobs.core.queries import dashboard_queries, expand_grafana
+from tritonobs.core.render import DashboardSource
+from tritonobs.core.render import dashboards as dash
+from tritonobs.core.render.dashboard_queries import counter_problems
+from tritonobs.core.render.panels import Series, timeseries
+from tritonobs.core.spec_loader import parse_spec
 
 SOURCES = load_dashboards(DASHBOARDS)
 SLUGS = ("autoscaling", "llm", "triton-overview")
@@ -435,8 +435,8 @@ def test_panel_helpers_require_unit_and_description() -> None:
 
 
 RAW_COUNTER_SOURCE = """\
-from tritonobs import catalogue as c
-from tritonobs.render.panels import Section, Series, dashboard, timeseries
+from tritonobs.core import catalogue as c
+from tritonobs.core.render.panels import Section, Series, dashboard, timeseries
 
 
 def build(stack):
@@ -622,7 +622,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tritonobs.render.panels import Section, Series, dashboard, timeseries
+from tritonobs.core.render.panels import Section, Series, dashboard, timeseries
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import yaml
 
 from tests.conftest import variant_stack
 from tritonobs import emit
-from tritonobs.checks import check_hpa_metrics, run_all
-from tritonobs.model import Stack
-from tritonobs.queries import all_queries
-from tritonobs.render import adapter_rules, alerts, forecast, forecast_tests, hpa, keda
+from tritonobs.core.checks import check_hpa_metrics, run_all
+from tritonobs.core.model import Stack
+from tritonobs.core.queries import all_queries
+from tritonobs.core.render import adapter_rules, alerts, forecast, forecast_tests, hpa, keda
 
 PROMTOOL = "/usr/bin/promtool"
 PREDICTIVE = ("predictive", "predictive-keda-inflight")
@@ -41,6 +41,19 @@ def test_records_pass_promtool_check_and_the_generated_tests(variant: str, tmp_p
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     doc = yaml.safe_load((tmp_path / forecast_tests.FILE).read_text())
     assert [t["name"].rsplit(": ", 1)[1] for t in doc["tests"]] == ["ramp", "noise", "drop"]
+
+
+@pytest.mark.parametrize("variant", PREDICTIVE)
+def test_every_generated_alert_test_passes_with_the_forecast_group(variant: str, tmp_path: Path) -> None:
+    """The forecast group changes the group order and adds the floor to TritonScalingSignalAbsent."""
+    stack = variant_stack(variant)
+    write(stack, tmp_path)
+    files = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / alerts.TESTS_DIR).glob("*.test.yaml"))
+    assert len(files) == len(alerts.alerts(stack))
+    result = promtool("test", "rules", *files, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    absent = next(a for a in alerts.alerts(stack) if a.name == "TritonScalingSignalAbsent")
+    assert "absent(namespace:tritonobs_" in absent.expr and ':floor{namespace="triton-vllm", deployment=' in absent.expr
 
 
 def test_example_renders_no_floor() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DASHBOARDS, REPO, VARIANTS, variant_stack
-from tritonobs.dashboards_loader import load_dashboards
-from tritonobs.render import render_all
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.render import render_all
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("TRITONOBS_UPDATE_GOLDENS") == "1"

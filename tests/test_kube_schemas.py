@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 
 from tests.conftest import DASHBOARDS, VARIANTS, variant_stack
-from tritonobs.dashboards_loader import load_dashboards
-from tritonobs.render import kube_objects
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.render import kube_objects
 
 BUILTIN_GROUPS = {"v1", "apps/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1", "batch/v1", "scheduling.k8s.io/v1"}
 

@@ -7,11 +7,11 @@ import asyncio
 from types import SimpleNamespace
 
 from tests.conftest import EXAMPLE
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import resolve
+from tritonobs.core.spec_loader import load_spec
+from tritonobs.core.timeline import RunInfo, Timeline
 from tritonobs.lab.autoscaler import LabAutoscaler
-from tritonobs.model import resolve
-from tritonobs.spec_loader import load_spec
-from tritonobs.verify.timeline import RunInfo, Timeline
 
 
 class FakeLab:

@@ -11,7 +11,7 @@ import pytest
 
 from tritonobs.cli import main
 from tritonobs.cli.load_cmd import build_plan
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.load.client import (
     ClientRequest,
     ClientResult,

@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 
 from tests.conftest import variant_stack
-from tritonobs.render.load_job import LoadJobSpec, load_job
+from tritonobs.core.render.load_job import LoadJobSpec, load_job
 
 SPEC = LoadJobSpec(profile_kind="constant", mode="closed", value="64", duration="15m", duration_seconds=900,
                    model="llama2")

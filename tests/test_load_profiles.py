@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.load.profiles import (
     Constant,
     Ramp,

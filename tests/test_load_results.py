@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.load.plot import per_second, plot_run
 from tritonobs.load.profiles import Step
 from tritonobs.load.results import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.load.profiles import Constant, Step
 from tritonobs.load.results import InflightSample, RequestRecord, RunResult
 from tritonobs.load.shards import Share, merge_runs, parse_shard

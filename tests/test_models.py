@@ -13,13 +13,13 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonobs.cli import main
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
+from tritonobs.core.spec_loader import load_spec
 from tritonobs.models.config_check import check_against_spec, check_repository, parse_config
 from tritonobs.models.lab_repository import build_lab_repository
 from tritonobs.models.model_code import SERVING_FILES, missing_code, model_reads
 from tritonobs.models.serving import sim_engine
 from tritonobs.models.serving.sim_engine import Scheduler, SimEngine, SimParams
-from tritonobs.spec_loader import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "model_repository"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tritonobs.config import GpuPool
+from tritonobs.core.config import GpuPool
 from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import EXAMPLE
-from tritonobs.errors import SpecError
-from tritonobs.model import resolve
-from tritonobs.spec_loader import parse_spec
+from tritonobs.core.errors import SpecError
+from tritonobs.core.model import resolve
+from tritonobs.core.spec_loader import parse_spec
 
 TEXT = EXAMPLE.read_text()
 AFTER_MAX = "  max_replicas: 5\n"  # line 43 of the example

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import VARIANTS, variant_stack
-from tritonobs.checks import series_names
-from tritonobs.queries import expand_adapter, expand_grafana
-from tritonobs.render import adapter_rules, hpa, keda
-from tritonobs.render.quantity import parse_quantity, quantity
-from tritonobs.signals import SIGNALS
+from tritonobs.core.checks import series_names
+from tritonobs.core.queries import expand_adapter, expand_grafana
+from tritonobs.core.render import adapter_rules, hpa, keda
+from tritonobs.core.render.quantity import parse_quantity, quantity
+from tritonobs.core.signals import SIGNALS
 
 
 @pytest.mark.parametrize(("value", "text"), [(2.0, "2"), (0.05, "50m"), (1.5, "1500m"), (10, "10"), (0.001, "1m")])
@@ -134,7 +134,7 @@ def test_helm_values_spell_out_the_prometheus_url(url: str, values: dict[str, ob
 
 
 def test_service_monitor_scrapes_only_the_metrics_service() -> None:
-    from tritonobs.render import servicemonitor
+    from tritonobs.core.render import servicemonitor
 
     stack = variant_stack("example")
     sm = servicemonitor.service_monitor(stack)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from tritonobs import catalogue as c
-from tritonobs.signals import SIGNALS
+from tritonobs.core import catalogue as c
+from tritonobs.core.signals import SIGNALS
 
 POD = {"namespace": "ns", "model": "m", "version": "1"}
 

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from tritonobs.cli import main
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
+from tritonobs.core.render import hpa as hpa_render
+from tritonobs.core.render.yamlfmt import to_yaml
 from tritonobs.hpa.manifest import parse_hpa
 from tritonobs.hpa.simulate import parse_trace, simulate
-from tritonobs.render import hpa as hpa_render
-from tritonobs.render.yamlfmt import to_yaml
 
 
 def manifest(behavior: dict[str, Any] | None, *, lo: int = 1, hi: int = 40, metric: dict[str, Any] | None = None) -> str:

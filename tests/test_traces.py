@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tritonobs.model import Stack
+from tritonobs.core.model import Stack
 from tritonobs.verify.lab_profiles import default_concurrency, default_ramp, held_ramp
 from tritonobs.verify.traces import diurnal, diurnal_shape
 

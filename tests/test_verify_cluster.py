@@ -20,16 +20,16 @@ from tests.conftest import EXAMPLE
 from tests.kube.conftest import BUILTIN, DEPLOYMENT, NS, POD_LABELS, declare, write_kubeconfig
 from tests.kube.fake_apiserver import ApiServer, serving
 from tritonobs.cli import main
-from tritonobs.config import Budgets
+from tritonobs.core.budgets import evaluate
+from tritonobs.core.config import Budgets
+from tritonobs.core.model import Stack, resolve
+from tritonobs.core.spec_loader import load_spec
+from tritonobs.core.timeline import Timeline
 from tritonobs.kube.connection import from_kubeconfig
 from tritonobs.load.profiles import Step
-from tritonobs.model import Stack, resolve
-from tritonobs.spec_loader import load_spec
-from tritonobs.verify.budgets import evaluate
 from tritonobs.verify.cluster import ClusterWatcher
 from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_info
 from tritonobs.verify.discovery import follow, split_host_port
-from tritonobs.verify.timeline import Timeline
 
 T0 = 1_700_000_000.0
 HPA_NAME = DEPLOYMENT
@@ -286,8 +286,8 @@ def test_unreachable_prometheus_exits_3_naming_it(cluster: tuple[Cluster, Path, 
 
 def test_a_run_that_fails_midway_still_writes_its_report(stack: Stack, tmp_path: Path) -> None:
     from tritonobs.cli.verify_cmd import _run_and_report
-    from tritonobs.errors import ExternalError
-    from tritonobs.verify.timeline import Sample
+    from tritonobs.core.errors import ExternalError
+    from tritonobs.core.timeline import Sample
 
     tl = _timeline(stack)
 

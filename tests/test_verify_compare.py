@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.test_verify_report import BUDGETS, step_run
-from tritonobs.errors import UsageError
-from tritonobs.model import Stack
-from tritonobs.verify.budgets import evaluate
+from tritonobs.core.budgets import evaluate
+from tritonobs.core.errors import UsageError
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import Timeline
 from tritonobs.verify.compare import comparison, comparison_markdown, parse_policies, policy_stack
 from tritonobs.verify.report import report_json, report_markdown
 from tritonobs.verify.score import timeline_scores
-from tritonobs.verify.timeline import Timeline
 
 
 def scored_run() -> Timeline:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tritonobs.config import Budgets
-from tritonobs.verify.budgets import evaluate, passed
+from tritonobs.core.budgets import evaluate, passed
+from tritonobs.core.config import Budgets
+from tritonobs.core.timeline import RunInfo, Sample, Timeline
 from tritonobs.verify.plot import timeline_png
 from tritonobs.verify.report import report_json, report_markdown, write_report
-from tritonobs.verify.timeline import RunInfo, Sample, Timeline
 
 # The example spec's budgets; the lab divides them by its time factor (10 here): 12, 90, 30, 60, 120 s.
 BUDGETS = Budgets(

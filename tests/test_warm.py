@@ -9,9 +9,10 @@ import pytest
 
 from tests.conftest import DASHBOARDS, EXAMPLE, variant_stack
 from tritonobs.cli import main
-from tritonobs.dashboards_loader import load_dashboards
-from tritonobs.kube import apply, kinds
-from tritonobs.render import kube_objects, warm
+from tritonobs.core import kinds
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.render import kube_objects, warm
+from tritonobs.kube import apply
 
 TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:24.06-vllm-python-py3"
 

@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonobs import catalogue as c
-from tritonobs.errors import ExternalError
-from tritonobs.model import Stack
+from tritonobs.core import catalogue as c
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
 
 PROMTOOL = "/usr/bin/promtool"
 SYNTHETIC_LABEL = "tritonobs_synthetic"

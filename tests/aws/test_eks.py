@@ -148,7 +148,7 @@ def test_describe_cluster_without_a_usable_ca_is_external(bad: str) -> None:
         def describe_cluster(self, name: str) -> dict:  # type: ignore[type-arg]
             return {"cluster": {"endpoint": "https://x.eks.amazonaws.com", "certificateAuthority": {"data": bad}}}
 
-    from tritonobs.errors import ExternalError
+    from tritonobs.core.errors import ExternalError
 
     with pytest.raises(ExternalError, match="no usable certificate authority"):
         eks.describe_cluster_with(Eks(), CLUSTER, REGION)

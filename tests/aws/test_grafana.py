@@ -10,7 +10,7 @@ import pytest
 from tests.aws.conftest import SECRET_KEY
 from tests.aws.grafana_double import GrafanaState, grafana
 from tritonobs.aws.secrets import Secret, password_from
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.grafana_push import folder_uid
 from tritonobs.lab.procs import free_port
 

@@ -12,17 +12,17 @@ import pytest
 
 from tests.conftest import DASHBOARDS, EXAMPLE
 from tritonobs import backfill
-from tritonobs import catalogue as c
 from tritonobs.cli import main
-from tritonobs.dashboards_loader import load_dashboards
+from tritonobs.core import catalogue as c
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.model import Stack
+from tritonobs.core.queries import Query, expand_adapter
+from tritonobs.core.render import adapter_rules
 from tritonobs.lab.lab_stack import lab_pod_name, lab_variant
 from tritonobs.lab.procs import free_port, processes_mentioning
 from tritonobs.lab.prometheus_process import PrometheusProcess
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.query_check import _adapter_check, run_checks
-from tritonobs.queries import Query, expand_adapter
-from tritonobs.render import adapter_rules
 
 
 def test_expand_adapter_follows_upstream_metrics_query_build() -> None:
@@ -69,8 +69,8 @@ def _vllm_lines(stack: Stack, pods: list[str], start: float, end: float) -> str:
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusClient, Stack, float, list[str]]]:
     """A real Prometheus holding synthetic GPU/cluster series and vLLM waiting gauges (no Triton)."""
-    from tritonobs.model import resolve
-    from tritonobs.spec_loader import load_spec
+    from tritonobs.core.model import resolve
+    from tritonobs.core.spec_loader import load_spec
 
     stack = lab_variant(resolve(load_spec(EXAMPLE)))
     run = tmp_path_factory.mktemp("prom")

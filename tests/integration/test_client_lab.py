@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tritonobs import catalogue
 from tritonobs.cli import main
+from tritonobs.core import catalogue
 from tritonobs.lab.triton_process import TritonProcess
 from tritonobs.load.generator import LoadGenerator, LoadPlan
 from tritonobs.load.plot import plot_run

@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DASHBOARDS, EXAMPLE, REPO
-from tritonobs import catalogue as c
-from tritonobs.dashboards_loader import load_dashboards
+from tritonobs.core import catalogue as c
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.model import Stack, resolve
+from tritonobs.core.spec_loader import load_spec
 from tritonobs.lab import daemon
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.procs import SHM_DIR, TRITON_SHM_PREFIX, alive, child_pids, processes_mentioning
-from tritonobs.model import Stack, resolve
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.query_check import run_checks
-from tritonobs.spec_loader import load_spec
 
 pytestmark = pytest.mark.integration
 
@@ -156,7 +156,7 @@ def test_exception_inside_the_context_manager_cleans_up() -> None:
 
 
 def test_missing_prometheus_is_one_line_naming_apt(tmp_path: Path) -> None:
-    from tritonobs.errors import ExternalError
+    from tritonobs.core.errors import ExternalError
     from tritonobs.lab.prometheus_process import PrometheusProcess
 
     with pytest.raises(ExternalError, match=r"apt-get install -y prometheus") as exc:
@@ -220,7 +220,7 @@ def test_lab_run_command_moves_the_gauges_and_checks_every_query(capsys: pytest.
 def test_a_replica_that_dies_at_start_is_retried_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first start fails (as a replica did once on CI: boost::interprocess lock_exception, exit -6): the lab
     retries on new ports; a replica that fails twice fails the lab with its reason, leaving nothing behind."""
-    from tritonobs.errors import ExternalError
+    from tritonobs.core.errors import ExternalError
     from tritonobs.lab import lab as lab_module
 
     real = lab_module.start_replica

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritonobs import catalogue as cat
+from tritonobs.core import catalogue as cat
 from tritonobs.lab.procs import group_pids
 from tritonobs.lab.triton_process import TritonProcess
 from tritonobs.models.lab_repository import build_lab_repository

@@ -23,16 +23,16 @@ from typing import Any
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritonobs import catalogue as cat
+from tritonobs.core import catalogue as cat
+from tritonobs.core.model import resolve
+from tritonobs.core.signals import SIGNALS
+from tritonobs.core.spec_loader import load_spec
 from tritonobs.lab import procs
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import wait_scraped
 from tritonobs.lab.tiny_model import TinyLlama, build_tiny_llama
-from tritonobs.model import resolve
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.signals import SIGNALS
-from tritonobs.spec_loader import load_spec
 
 from .triton_io import has, inputs, scrape, stream_requests, value
 

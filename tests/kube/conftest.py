@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import EXAMPLE
 from tests.kube.fake_apiserver import ApiServer, serving
 from tests.kube.shared_cluster import FOREIGN_RULE, helm_release, keda_crd, release_config
-from tritonobs.kube.kinds import CUSTOM_METRICS_API_SERVICE
+from tritonobs.core.kinds import CUSTOM_METRICS_API_SERVICE
 
 NS = "triton-vllm"
 MON = "monitoring"

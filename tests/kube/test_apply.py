@@ -21,7 +21,7 @@ from tests.kube.conftest import (
     write_kubeconfig,
 )
 from tests.kube.fake_apiserver import ApiServer
-from tritonobs.kube.kinds import MANAGED_BY, PART_OF
+from tritonobs.core.kinds import MANAGED_BY, PART_OF
 from tritonobs.lab.procs import free_port
 
 HPA = "autoscaling/v2/horizontalpodautoscalers"
@@ -39,7 +39,7 @@ def apply(cli, stack_dir: StackDir, kubeconfig: Path, *extra: str):  # type: ign
 def rendered(stack_dir: StackDir) -> list[tuple[str, str, str]]:
     """(kind, namespace, name) of every object apply sends for the stack folder's current spec."""
     from tritonobs.cli.render_cmd import prepare
-    from tritonobs.render import kube_objects
+    from tritonobs.core.render import kube_objects
 
     stack, sources, _ = prepare(stack_dir.spec, None)
     return sorted((o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in kube_objects(stack, sources))

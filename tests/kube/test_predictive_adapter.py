@@ -70,3 +70,15 @@ def test_configmap_external_rules_merged_and_removed_when_predictive_goes(cli, f
     assert again.code == 0, again.text
     assert "external rules: 1 removed (tritonobs_waiting_requests_floor); 1 rule(s) of others kept" in again.out
     assert adapter_config(fake)["externalRules"] == EXTERNAL
+
+
+def test_wait_explains_a_floor_without_value(cli, fake, stack_dir: StackDir, kubeconfig) -> None:  # type: ignore[no-untyped-def]
+    from tests.kube.conftest import hpa_controller
+
+    stack_dir.edit(predictive)
+    fake.on_write[:] = [hpa_controller(reporting=False, reason="FailedGetExternalMetric")]
+    result = apply(cli, stack_dir, kubeconfig, "--wait-seconds", "0.2")
+    assert result.code == 1
+    assert ("no value for the External metric tritonobs_waiting_requests_floor: are the recording rules of group "
+            "tritonobs.forecast loaded (PrometheusRule monitoring/triton-vllm-tritonobs)") in result.out
+    assert "no adapter rule serves pods/tritonobs_waiting_requests_floor" not in result.out

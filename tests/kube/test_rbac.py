@@ -19,14 +19,14 @@ from tests.kube.conftest import (
 )
 from tests.kube.fake_apiserver import ApiServer
 from tritonobs.cli.render_cmd import prepare
-from tritonobs.kube import kinds
+from tritonobs.core import kinds
+from tritonobs.core.render import kube_objects
+from tritonobs.core.render.rbac import Permission, granted
+from tritonobs.core.timeline import Timeline
 from tritonobs.kube.connection import from_kubeconfig
 from tritonobs.load.profiles import Constant
-from tritonobs.render import kube_objects
-from tritonobs.render.rbac import Permission, granted
 from tritonobs.verify.cluster import ClusterWatcher
 from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_info
-from tritonobs.verify.timeline import Timeline
 
 
 def recorded(fake: ApiServer) -> set[Permission]:

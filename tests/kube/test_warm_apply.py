@@ -4,7 +4,7 @@ placeholder Deployment, and prune removes only our own stale placeholders, never
 from __future__ import annotations
 
 from tests.kube.conftest import DEPLOYMENT, NS, declare
-from tritonobs.kube.kinds import MANAGED_BY, PART_OF
+from tritonobs.core.kinds import MANAGED_BY, PART_OF
 
 PC = "scheduling.k8s.io/v1/priorityclasses"
 DEP = "apps/v1/deployments"

@@ -20,7 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tritonobs.aws.session import client, error_code, raise_external
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.core.errors import ExternalError, UsageError
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"

@@ -21,7 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tritonobs.aws.session import error_code, raise_external
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
 
 MIB = 1024 * 1024
 MULTIPART_THRESHOLD = 8 * MIB  # boto3's defaults, written out: the ETag computation depends on them

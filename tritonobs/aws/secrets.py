@@ -8,7 +8,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tritonobs.aws.session import client, error_code, raise_external
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.core.errors import ExternalError, UsageError
 
 PASSWORD_KEYS = ("admin-password", "password")
 

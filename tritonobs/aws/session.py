@@ -8,7 +8,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
 
 # Bounded retries and timeouts: a dead endpoint must become exit 3 in seconds, not minutes.
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})

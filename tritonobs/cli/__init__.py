@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
-from tritonobs.errors import TritonobsError
+from tritonobs.core.errors import TritonobsError
 
 try:  # typer vendors click from 0.2x on
     from typer._click.exceptions import ClickException, NoArgsIsHelpError

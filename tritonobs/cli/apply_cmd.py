@@ -11,19 +11,19 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tritonobs import yaml_bounded
 from tritonobs.cli.options import SpecOption
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
-from tritonobs.errors import CheckFailed, UsageError
-from tritonobs.inputs import MAX_WAIT_SECONDS, number
+from tritonobs.core import yaml_bounded
+from tritonobs.core.errors import CheckFailed, UsageError
+from tritonobs.core.inputs import MAX_WAIT_SECONDS, number
+from tritonobs.core.model import Stack
+from tritonobs.core.render import kube_objects
+from tritonobs.core.spec_loader import line_of, read_spec_text
 from tritonobs.kube import adapter, hpa, keda, preflight
 from tritonobs.kube import apply as engine
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.kube.connection import Target, connect
 from tritonobs.kube.errors import PreflightFailed
-from tritonobs.model import Stack
-from tritonobs.render import kube_objects
-from tritonobs.spec_loader import line_of, read_spec_text
 
 out = Console(highlight=False, soft_wrap=True)
 

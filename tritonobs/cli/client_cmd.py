@@ -10,8 +10,8 @@ from rich.console import Console
 
 from tritonobs.cli.load_cmd import MAX_CONCURRENCY
 from tritonobs.cli.options import LabDirOpt, LabOpt
-from tritonobs.errors import ExternalError, UsageError
-from tritonobs.inputs import INT32_MAX, count, host_port, output_file, seconds
+from tritonobs.core.errors import ExternalError, UsageError
+from tritonobs.core.inputs import INT32_MAX, count, host_port, output_file, seconds
 from tritonobs.lab.daemon import running_lab
 from tritonobs.load.client import (
     MAX_REQUESTS,

@@ -13,9 +13,9 @@ from tritonobs.aws.session import session
 from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.options import SpecOption, load_stack
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
-from tritonobs.errors import UsageError
-from tritonobs.inputs import aws_region, http_url
-from tritonobs.model import Stack
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import aws_region, http_url
+from tritonobs.core.model import Stack
 
 out = Console(highlight=False, soft_wrap=True)
 grafana_app = typer.Typer(name="grafana", help="Grafana: admin password, dashboard push.", no_args_is_help=True)

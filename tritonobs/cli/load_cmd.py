@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonobs.cli.options import LabDirOpt, LabOpt
-from tritonobs.errors import ExternalError, UsageError
-from tritonobs.inputs import INT32_MAX, MAX_RUN_SECONDS, count, host_port, output_file, seconds
+from tritonobs.core.errors import ExternalError, UsageError
+from tritonobs.core.inputs import INT32_MAX, MAX_RUN_SECONDS, count, host_port, output_file, seconds
 from tritonobs.lab.daemon import running_lab
 from tritonobs.load.client import probe_targets
 from tritonobs.load.generator import DEFAULT_PROMPT, LoadGenerator, LoadPlan, Mode

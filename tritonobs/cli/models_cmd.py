@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from tritonobs.errors import UsageError
-from tritonobs.spec_loader import load_spec, parse_spec, read_spec_text
+from tritonobs.core.errors import UsageError
+from tritonobs.core.spec_loader import load_spec, parse_spec, read_spec_text
 
 if TYPE_CHECKING:
     from tritonobs.models.config_check import Problem

@@ -15,8 +15,8 @@ from tritonobs.aws.session import client, session
 from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.models_cmd import models_app
 from tritonobs.cli.options import SpecOption, load_stack
-from tritonobs.errors import UsageError
-from tritonobs.inputs import aws_region
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import aws_region
 from tritonobs.models.model_code import missing_code
 
 out = Console(highlight=False, soft_wrap=True)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from tritonobs.errors import UsageError
-from tritonobs.inputs import input_dir
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import input_dir
+from tritonobs.core.model import Stack, resolve
+from tritonobs.core.spec_loader import load_spec
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
-from tritonobs.model import Stack, resolve
-from tritonobs.spec_loader import load_spec
 
 SpecOption = typer.Option(Path("tritonobs.yaml"), "--spec", "-f", help="the stack spec", show_default=True)
 

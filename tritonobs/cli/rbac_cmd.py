@@ -10,10 +10,10 @@ from rich.console import Console
 
 from tritonobs.cli.options import SpecOption
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
-from tritonobs.errors import UsageError
-from tritonobs.render import kube_objects
-from tritonobs.render import rbac as render_rbac
-from tritonobs.render.yamlfmt import to_yaml_docs
+from tritonobs.core.errors import UsageError
+from tritonobs.core.render import kube_objects
+from tritonobs.core.render import rbac as render_rbac
+from tritonobs.core.render.yamlfmt import to_yaml_docs
 
 out = Console(highlight=False, soft_wrap=True)
 _SUBJECT = re.compile(r"^(User|Group):(.+)$|^ServiceAccount:([a-z0-9-]+)/([a-z0-9.-]+)$")

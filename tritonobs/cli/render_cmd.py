@@ -7,14 +7,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tritonobs import emit, scaleahead
-from tritonobs.checks import run_all
+from tritonobs import emit
 from tritonobs.cli.options import SpecOption, load_stack
-from tritonobs.dashboards_loader import load_dashboards
-from tritonobs.errors import CheckFailed, UsageError
-from tritonobs.inputs import input_dir, output_dir
-from tritonobs.model import Stack
-from tritonobs.render import Artifact, DashboardSource, render_all
+from tritonobs.core import scaleahead
+from tritonobs.core.checks import run_all
+from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.errors import CheckFailed, UsageError
+from tritonobs.core.inputs import input_dir, output_dir
+from tritonobs.core.model import Stack
+from tritonobs.core.render import Artifact, DashboardSource, render_all
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -37,7 +38,7 @@ def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardS
 
 def backend_notes(stack: Stack) -> list[str]:
     """What still works for models on Triton's official vllm_backend, and what stays empty."""
-    from tritonobs.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
+    from tritonobs.core.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
 
     release = image_release(stack.spec.triton.image)
     value = custom_metrics_value(release) if release else None
@@ -57,8 +58,8 @@ def backend_notes(stack: Stack) -> list[str]:
 
 def print_warnings(stack: Stack, spec: Path) -> None:
     """Valid values that will not do what they suggest: `warning: file:line: key: what`, exit status unchanged."""
-    from tritonobs.advice import warnings
     from tritonobs.cli.apply_cmd import spec_location  # lazy: apply_cmd imports this module
+    from tritonobs.core.advice import warnings
 
     for w in warnings(stack):
         file, line = spec_location(spec, w.key)

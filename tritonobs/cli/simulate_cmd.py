@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tritonobs.core.inputs import INT32_MAX, MAX_WAIT_SECONDS, number, read_text
 from tritonobs.hpa.manifest import load_hpa
 from tritonobs.hpa.simulate import (
     SyncRow,
@@ -18,7 +19,6 @@ from tritonobs.hpa.simulate import (
     rows_as_json,
     simulate,
 )
-from tritonobs.inputs import INT32_MAX, MAX_WAIT_SECONDS, number, read_text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -13,9 +13,9 @@ from rich.text import Text
 
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
 from tritonobs.cli.options import SpecOption, load_stack
-from tritonobs.errors import UsageError
-from tritonobs.inputs import http_url
-from tritonobs.inputs import prometheus_url as check_prometheus_url
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import http_url
+from tritonobs.core.inputs import prometheus_url as check_prometheus_url
 from tritonobs.kube import status as collect
 from tritonobs.kube.connection import Target
 

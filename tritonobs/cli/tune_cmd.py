@@ -24,10 +24,10 @@ from tritonobs.cli.options import (
     lab_engine,
     load_stack,
 )
-from tritonobs.errors import CheckFailed, UsageError
-from tritonobs.inputs import count, host_port, output_dir, seconds
+from tritonobs.core.errors import CheckFailed, UsageError
+from tritonobs.core.inputs import count, host_port, output_dir, seconds
+from tritonobs.core.model import Stack
 from tritonobs.lab.engine import LabEngine
-from tritonobs.model import Stack
 from tritonobs.tune.report import TuneRun
 
 out = Console(highlight=False, soft_wrap=True)

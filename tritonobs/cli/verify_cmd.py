@@ -26,9 +26,9 @@ from tritonobs.cli.options import (
     lab_engine,
     load_stack,
 )
-from tritonobs.config import SIGNAL_NAMES
-from tritonobs.errors import CheckFailed, TritonobsError, UsageError
-from tritonobs.inputs import (
+from tritonobs.core.config import SIGNAL_NAMES
+from tritonobs.core.errors import CheckFailed, TritonobsError, UsageError
+from tritonobs.core.inputs import (
     INT32_MAX,
     MAX_RUN_SECONDS,
     MAX_WAIT_SECONDS,
@@ -39,14 +39,14 @@ from tritonobs.inputs import (
     output_dir,
     seconds,
 )
-from tritonobs.inputs import prometheus_url as check_prometheus_url
+from tritonobs.core.inputs import prometheus_url as check_prometheus_url
+from tritonobs.core.model import Stack
+from tritonobs.core.render.yamlfmt import to_yaml_docs
+from tritonobs.core.timeline import FAULT_KINDS, Sample, Timeline
 from tritonobs.lab.engine import LabEngine
 from tritonobs.load.generator import Mode
 from tritonobs.load.profiles import PROFILE_KINDS, Profile
 from tritonobs.load.shards import MAX_SHARDS, Share, parse_shard
-from tritonobs.model import Stack
-from tritonobs.render.yamlfmt import to_yaml_docs
-from tritonobs.verify.timeline import FAULT_KINDS, Sample, Timeline
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -133,7 +133,7 @@ def _run_and_report(tl: Timeline, stack: Stack, out_dir: Path, run: Callable[[_P
 
 
 def _finish(tl: Timeline, stack: Stack, out_dir: Path, stopped: BaseException | None) -> None:
-    from tritonobs.verify.budgets import evaluate, passed
+    from tritonobs.core.budgets import evaluate, passed
     from tritonobs.verify.report import write_report
 
     tl.interrupted = tl.interrupted or stopped is not None
@@ -327,7 +327,7 @@ def _print_job(
     stack: Stack, profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
     max_tokens: int | None, connections: int, url: list[str], image: str | None, parallelism: int = 1,
 ) -> None:
-    from tritonobs.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
+    from tritonobs.core.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
 
     mode, value, _ = profile_from_flags(profile, rate, concurrency)
     text = duration or "15m"

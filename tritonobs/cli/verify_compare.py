@@ -17,10 +17,10 @@ from typing import Any
 
 from rich.console import Console
 
-from tritonobs.errors import CheckFailed
-from tritonobs.model import Stack
+from tritonobs.core.errors import CheckFailed
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import Timeline
 from tritonobs.verify.lab_run import LabVerifyOptions
-from tritonobs.verify.timeline import Timeline
 
 out = Console(highlight=False, soft_wrap=True)
 COMPARE_SETTLE_S = 5.0
@@ -37,7 +37,7 @@ def broken(tl: Timeline, results: Sequence[Any]) -> list[str]:
 
 def run_compare(stack: Stack, opts: LabVerifyOptions, policies: Sequence[str], out_dir: Path, trace: str, *,
                 settle_given: bool, progress: Callable[[Timeline], Any]) -> None:
-    from tritonobs.verify.budgets import evaluate
+    from tritonobs.core.budgets import evaluate
     from tritonobs.verify.compare import comparison, comparison_png, policy_stack, write_comparison
     from tritonobs.verify.lab_run import run_info, run_lab_verify
     from tritonobs.verify.report import report_json, write_report

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 import yaml
 
-from tritonobs import yaml_bounded
-from tritonobs.errors import UsageError
-from tritonobs.inputs import YAML_LIMIT, read_text
-from tritonobs.spec_loader import line_of
+from tritonobs.core import yaml_bounded
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import YAML_LIMIT, read_text
+from tritonobs.core.spec_loader import line_of
 
 PolicyType = Literal["Pods", "Percent"]
 SelectPolicy = Literal["Max", "Min", "Disabled"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.hpa.engine import (
     Decision,
     ExternalReading,

@@ -28,14 +28,15 @@ from typing import Any
 
 import yaml
 
-from tritonobs.config import duration_seconds
-from tritonobs.errors import UsageError
-from tritonobs.kube import helm_release, kinds
+from tritonobs.core import kinds
+from tritonobs.core.config import duration_seconds
+from tritonobs.core.errors import UsageError
+from tritonobs.core.model import Stack
+from tritonobs.core.render import adapter_rules, forecast
+from tritonobs.core.render.adapter_merge import Merged, merge, owner
+from tritonobs.core.render.yamlfmt import to_yaml
+from tritonobs.kube import helm_release
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.model import Stack
-from tritonobs.render import adapter_rules, forecast
-from tritonobs.render.adapter_merge import Merged, merge, owner
-from tritonobs.render.yamlfmt import to_yaml
 
 HELM_CHART = "prometheus-community/prometheus-adapter"
 CHART_NAME = "prometheus-adapter"

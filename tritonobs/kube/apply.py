@@ -19,10 +19,11 @@ from typing import Any, Literal
 
 import yaml
 
-from tritonobs.kube import errors, kinds
+from tritonobs.core import kinds
+from tritonobs.core.model import Stack
+from tritonobs.kube import errors
 from tritonobs.kube.adapter import protected
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.model import Stack
 
 Outcome = Literal["created", "configured", "unchanged"]
 

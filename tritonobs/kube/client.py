@@ -15,9 +15,9 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.kinds import FIELD_MANAGER, Kind
 from tritonobs.kube import errors
-from tritonobs.kube.kinds import FIELD_MANAGER, Kind
 
 JsonObj = dict[str, Any]
 APPLY_PATCH = "application/apply-patch+yaml"

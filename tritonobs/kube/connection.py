@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 
-from tritonobs import yaml_bounded
-from tritonobs.errors import UsageError
-from tritonobs.inputs import YAML_LIMIT, aws_region, eks_cluster, http_url_problem, read_text
+from tritonobs.core import yaml_bounded
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import YAML_LIMIT, aws_region, eks_cluster, http_url_problem, read_text
+from tritonobs.core.model import Stack
+from tritonobs.core.spec_loader import line_of
 from tritonobs.kube.client import Kube
-from tritonobs.model import Stack
-from tritonobs.spec_loader import line_of
 
 
 @dataclass(frozen=True)

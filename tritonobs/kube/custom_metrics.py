@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from tritonobs.core.kinds import CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION
+from tritonobs.core.model import Stack
 from tritonobs.kube import errors
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.kube.kinds import CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION
-from tritonobs.model import Stack
 
 BASE = f"/apis/{CUSTOM_METRICS_GROUP}/{CUSTOM_METRICS_VERSION}"
 

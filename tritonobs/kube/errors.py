@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tritonobs.errors import CheckFailed, ExternalError
+from tritonobs.core.errors import CheckFailed, ExternalError
 
 
 class ApiError(ExternalError):

@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.errors import ExternalError, UsageError
-from tritonobs.kube import kinds
+from tritonobs.core import kinds
+from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.kube.client import JsonObj, Kube
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"

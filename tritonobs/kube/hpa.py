@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tritonobs.kube import custom_metrics, kinds
+from tritonobs.core import kinds
+from tritonobs.core.model import Stack
+from tritonobs.kube import custom_metrics
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.model import Stack
 
 POLL_SECONDS = 5.0
 
@@ -141,8 +142,17 @@ def explain(kube: Kube, stack: Stack, state: HpaState) -> list[str]:
                 causes.append(f"ScaledObject Ready={c.get('status')} ({c.get('reason')}): {c.get('message')}")
         return causes
     served = custom_metrics.served_pod_metrics(kube)
+    floors = {f.external_metric for f in stack.scale_ahead.floors}
     for r in state.readings:
         if r.current is not None:
+            continue
+        if r.name in floors:  # the predictive floor: an External metric from a recording rule
+            causes.append(
+                f"no value for the External metric {r.name}: are the recording rules of group tritonobs.forecast "
+                f"loaded (PrometheusRule {stack.spec.monitoring.namespace}/{stack.prometheus_rule_name}), and does the "
+                f"adapter serve it (externalRules; one relist interval, {stack.spec.monitoring.adapter_relist_interval})? "
+                "Until it has one the HPA scales up on its other metric but does not scale down"
+            )
             continue
         if served is None:
             causes.append("the custom metrics API is not served (prometheus-adapter down or not registered)")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritonobs.errors import UsageError
-from tritonobs.kube import kinds
+from tritonobs.core import kinds
+from tritonobs.core.errors import UsageError
 from tritonobs.kube.client import JsonObj, Kube
 
 CRD_NAME = "scaledobjects.keda.sh"

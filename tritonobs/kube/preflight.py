@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tritonobs.kube import custom_metrics, kinds
+from tritonobs.core import kinds
+from tritonobs.core.model import Stack
+from tritonobs.kube import custom_metrics
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.model import Stack
 
 HELM_INSTANCE = "app.kubernetes.io/instance"
 EXTERNAL_METRICS_API_SERVICE = "v1beta1.external.metrics.k8s.io"

@@ -13,11 +13,12 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from tritonobs.errors import TritonobsError
-from tritonobs.kube import custom_metrics, hpa, kinds
+from tritonobs.core import kinds
+from tritonobs.core.errors import TritonobsError
+from tritonobs.core.model import Stack
+from tritonobs.core.render.alerts import alerts as stack_alerts
+from tritonobs.kube import custom_metrics, hpa
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.model import Stack
-from tritonobs.render.alerts import alerts as stack_alerts
 
 HTTP_TIMEOUT = 3.0
 Section = dict[str, Any]

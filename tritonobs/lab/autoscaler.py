@@ -27,17 +27,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
+from tritonobs.core.render.hpa import hpa as render_hpa
+from tritonobs.core.render.yamlfmt import to_yaml
+from tritonobs.core.timeline import Timeline
 from tritonobs.hpa import Decision, ExternalReading, HpaController, PodsReading, Reading, parse_hpa
 from tritonobs.hpa.replicas import Pod as HpaPod
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient, QueryError
-from tritonobs.render.hpa import hpa as render_hpa
-from tritonobs.render.yamlfmt import to_yaml
 from tritonobs.verify import measures
-from tritonobs.verify.timeline import Timeline
 
 SYNC_PERIOD_S = 15.0  # --horizontal-pod-autoscaler-sync-period
 TERMINATION_GRACE_S = 30.0  # a pod's default terminationGracePeriodSeconds: the drain bound

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tritonobs.errors import ExternalError, TritonobsError, UsageError
+from tritonobs.core.errors import ExternalError, TritonobsError, UsageError
 from tritonobs.lab import procs
 
 STATE_FILE = "state.json"
@@ -30,7 +30,7 @@ LAB_PROGRAMS = ("tritonserver", "triton_python_backend_stub", "prometheus")
 
 def read_state(run_dir: Path) -> dict[str, Any] | None:
     """The daemon's state, or None when there is none (or it is not ours: bounded read, a JSON object)."""
-    from tritonobs.inputs import MIB, read_text
+    from tritonobs.core.inputs import MIB, read_text
 
     try:
         state = json.loads(read_text(run_dir / STATE_FILE, what="lab state", limit=MIB))

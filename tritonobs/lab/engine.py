@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 VLLM_VENV = Path(".venv-vllm")
 VLLM_PYTHON_ENV = "TRITONOBS_VLLM_PYTHON"

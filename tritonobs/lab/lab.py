@@ -28,13 +28,13 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from tritonobs import backfill
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.core.errors import ExternalError, UsageError
+from tritonobs.core.model import Stack
 from tritonobs.lab import procs
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_pod_name, lab_variant
 from tritonobs.lab.prometheus_process import PrometheusProcess, ScrapeTarget
 from tritonobs.lab.replica import Replica, start_replica
-from tritonobs.model import Stack
 
 # Synthetic GPU/cluster series cover this long before the lab starts (check-queries looks back 15 min).
 DEFAULT_BACKFILL_SECONDS = 1800.0
@@ -320,7 +320,7 @@ class Lab:
         return self.engine.build_repository(src, self.workdir / "model_repository", self.models)
 
     def _rule_groups(self) -> dict[str, Any]:
-        from tritonobs.render.alerts import rule_groups
+        from tritonobs.core.render.alerts import rule_groups
 
         return rule_groups(self.stack)
 

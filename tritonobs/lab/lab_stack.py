@@ -7,8 +7,8 @@ targets, thresholds) stays as in the spec, so the lab exercises the queries that
 
 from __future__ import annotations
 
-from tritonobs.config import duration_seconds
-from tritonobs.model import Stack, resolve
+from tritonobs.core.config import duration_seconds
+from tritonobs.core.model import Stack, resolve
 
 LAB_SCRAPE_INTERVAL = "1s"
 

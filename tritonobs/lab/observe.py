@@ -7,12 +7,12 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.errors import ExternalError
-from tritonobs.model import Stack
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
+from tritonobs.core.signals import SIGNALS
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.signals import SIGNALS
 
 
 def scraped_pods(client: PrometheusClient, stack: Stack) -> set[str]:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tritonobs.config import GpuPool
-from tritonobs.verify.timeline import Event, EventKind
+from tritonobs.core.config import GpuPool
+from tritonobs.core.timeline import Event, EventKind
 
 # The kubelet's container restart back-off: 10 s, doubled per restart, capped at 5 minutes.
 RESTART_BACKOFF_S = 10.0

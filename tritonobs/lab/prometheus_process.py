@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
 from tritonobs.lab import procs
 from tritonobs.prom.client import PrometheusClient
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tritonobs import catalogue as c
+from tritonobs.core import catalogue as c
 from tritonobs.lab import procs
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.triton_process import TritonProcess

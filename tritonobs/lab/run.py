@@ -17,14 +17,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from tritonobs.core.model import Stack
+from tritonobs.core.render import DashboardSource
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import fmt, signals_by_pod, wait_scraped
 from tritonobs.load.profiles import Step
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.query_check import CheckResult, run_checks
-from tritonobs.render import DashboardSource
 
 # What the live table shows besides the stack's own scaling signals.
 WATCHED = ("waiting_requests", "inflight_requests")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 CORPUS_FILE = "tiny_corpus.txt"
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>")  # ids 0, 1, 2 as in Llama's tokenizer

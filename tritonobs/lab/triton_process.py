@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.lab.procs import LOOPBACK, SHM_DIR, TRITON_SHM_PREFIX, free_port, group_pids, spawn, stop_group
 
 # urllib would honour http_proxy for loopback; readiness probes must go straight to the replica.

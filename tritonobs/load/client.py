@@ -17,7 +17,7 @@ from pathlib import Path
 import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from tritonobs.errors import ExternalError, UsageError
+from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.load.grpc_stream import RequestProgress, describe_grpc_error, stream_request
 from tritonobs.load.request import (
     TEXT_OUTPUT,

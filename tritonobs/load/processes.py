@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
 from tritonobs.load.results import RunResult
 from tritonobs.load.shards import merge_runs, read_run_json
 

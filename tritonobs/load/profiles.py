@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tritonobs.errors import UsageError
-from tritonobs.inputs import parse_duration as parse_duration  # re-exported: the load commands' durations
-from tritonobs.inputs import read_text
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import (
+    parse_duration as parse_duration,  # re-exported: the load commands' durations
+)
+from tritonobs.core.inputs import read_text
 
 PROFILE_KINDS = ("constant", "step", "ramp", "sine", "replay")
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
 
-from tritonobs.errors import UsageError
-from tritonobs.inputs import read_text
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import read_text
 
 # The seed client's Llama-2 chat wrapper, byte for byte.
 SYSTEM_PROMPT = "<<SYS>>\nKeep short answers of no more than 100 sentences.\n<</SYS>>\n\n"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.load.profiles import Profile
 from tritonobs.load.results import InflightSample, RequestRecord, RunResult
 

@@ -18,14 +18,14 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from tritonobs import yaml_bounded
-from tritonobs.config import Spec
-from tritonobs.errors import UsageError
-from tritonobs.inputs import input_dir, read_text
+from tritonobs.core import yaml_bounded
+from tritonobs.core.config import Spec
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import input_dir, read_text
+from tritonobs.core.spec_loader import line_of
+from tritonobs.core.vllm_backend import REPORT_CUSTOM_METRICS, custom_metrics_value, image_release
 from tritonobs.models.model_code import ModelReads, model_reads, read_model_file, serving_source
 from tritonobs.models.serving import sim_engine
-from tritonobs.spec_loader import line_of
-from tritonobs.vllm_backend import REPORT_CUSTOM_METRICS, custom_metrics_value, image_release
 
 # The seed client (triton-client.py, FACTS.md): name -> (data type, dims, may the client omit it).
 SEED_INPUTS: dict[str, tuple[str, list[int], bool]] = {

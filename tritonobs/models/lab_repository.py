@@ -18,7 +18,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 from tritonobs.models.config_check import model_dirs, parse_config
 from tritonobs.models.model_code import LAB_FILES, serving_source
 from tritonobs.models.serving import sim_engine

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from tritonobs.errors import UsageError
-from tritonobs.inputs import read_text
+from tritonobs.core.errors import UsageError
+from tritonobs.core.inputs import read_text
 
 # The model code's one source is tritonobs/models/serving/. These files run inside Triton from each model's
 # version folder (the Python backend puts that folder on sys.path); the lab adds the simulation.

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tritonobs.errors import ExternalError
-from tritonobs.inputs import prometheus_url
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.inputs import prometheus_url
 
 
 class QueryError(Exception):

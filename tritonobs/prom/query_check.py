@@ -21,12 +21,12 @@ from functools import partial
 from typing import Any, Literal
 
 from tritonobs import backfill
-from tritonobs import promql as q
-from tritonobs.checks import series_names
-from tritonobs.model import Stack
+from tritonobs.core import promql as q
+from tritonobs.core.checks import series_names
+from tritonobs.core.model import Stack
+from tritonobs.core.queries import Query, all_queries, dashboard_queries, expand_adapter, expand_grafana
+from tritonobs.core.render import DashboardSource
 from tritonobs.prom.client import PrometheusClient, QueryError
-from tritonobs.queries import Query, all_queries, dashboard_queries, expand_adapter, expand_grafana
-from tritonobs.render import DashboardSource
 
 Status = Literal["data", "empty", "error"]
 Provenance = Literal["live", "synthetic", "mixed"]
@@ -98,7 +98,7 @@ def discover_pods(client: PrometheusClient, stack: Stack, series_query: str, at:
 
 
 def _relist_seconds(stack: Stack) -> float:
-    from tritonobs.config import duration_seconds
+    from tritonobs.core.config import duration_seconds
 
     return duration_seconds(stack.spec.monitoring.adapter_relist_interval)
 
@@ -163,8 +163,8 @@ def run_checks(
     on_progress: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
     """Evaluate every query of the stack; raises ExternalError only when Prometheus cannot be reached."""
-    from tritonobs.render import adapter_rules
-    from tritonobs.render import dashboards as dash
+    from tritonobs.core.render import adapter_rules
+    from tritonobs.core.render import dashboards as dash
 
     at = time.time() if now is None else now
     window = default_window(stack, lookback, at)

@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 
-from tritonobs import catalogue as c
-from tritonobs.errors import ExternalError
+from tritonobs.core import catalogue as c
+from tritonobs.core.errors import ExternalError
 from tritonobs.load.generator import LoadGenerator, LoadPlan
 from tritonobs.load.profiles import Step
 from tritonobs.load.request import sampling_parameters

@@ -8,7 +8,7 @@ import io
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
 
 
 def _yaml() -> YAML:

@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tritonobs.errors import ExternalError
+from tritonobs.core import kinds
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.kinds import NODECLAIM
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import EventKind, Sample, Timeline
 from tritonobs.hpa.manifest import parse_quantity
-from tritonobs.kube import custom_metrics, hpa, kinds
+from tritonobs.kube import custom_metrics, hpa
 from tritonobs.kube.client import JsonObj, Kube
-from tritonobs.kube.kinds import NODECLAIM
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.verify import measures
-from tritonobs.verify.timeline import EventKind, Sample, Timeline
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 

@@ -14,16 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import RunInfo, Sample, Timeline
 from tritonobs.kube.client import Kube
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.verify import discovery, measures
 from tritonobs.verify.cluster import ClusterWatcher
-from tritonobs.verify.timeline import RunInfo, Sample, Timeline
 
 MAX_POLL_FAILURES = 3  # consecutive API failures before the run gives up (exit 3)
 
@@ -58,7 +58,7 @@ def run_info(stack: Stack, opts: ClusterVerifyOptions, started_at: float) -> Run
     # On a cluster the engine's batch is not read here: waiting_requests needs --capacity (tune's knee).
     capacity = opts.capacity or capacity_from_signal(use.name, use.target, opts.mode, None)
     cold = pool.node_launch_seconds + pool.image_pull_seconds + pool.model_load_seconds
-    from tritonobs.config import duration_seconds
+    from tritonobs.core.config import duration_seconds
 
     return replace(info, capacity_per_replica=capacity if drives_load(opts) else None, cold_start_seconds=cold,
                    ttft_window_seconds=duration_seconds(stack.rate_window))

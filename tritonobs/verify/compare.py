@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tritonobs.model import Stack
+from tritonobs.core.model import Stack
 
 POLICIES = ("reactive", "predictive", "warm")
 COMPARE_JSON = "report.json"
@@ -32,7 +32,7 @@ REACTIVE_MAX_OVER_SLO_RATIO = 1.2
 
 def policy_stack(stack: Stack, policy: str) -> Stack:
     """The stack as `policy` runs it."""
-    from tritonobs.model import resolve
+    from tritonobs.core.model import resolve
 
     spec = stack.spec
     auto = spec.autoscaling.model_copy(update={"predictive": policy == "predictive"})
@@ -42,7 +42,7 @@ def policy_stack(stack: Stack, policy: str) -> Stack:
 
 
 def parse_policies(text: str) -> list[str]:
-    from tritonobs.errors import UsageError
+    from tritonobs.core.errors import UsageError
 
     names = [p.strip() for p in text.split(",") if p.strip()]
     bad = [n for n in names if n not in POLICIES]

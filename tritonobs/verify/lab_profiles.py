@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 
-from tritonobs.errors import UsageError
+from tritonobs.core.errors import UsageError
+from tritonobs.core.model import Stack
 from tritonobs.load.profiles import Profile, Replay, parse_duration
-from tritonobs.model import Stack
 from tritonobs.verify.traces import diurnal
 
 RAMP_FROM, RAMP_TO, RAMP_OVER_S, RAMP_HOLD_S = 5, 10, 600.0, 360.0

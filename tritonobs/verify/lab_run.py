@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritonobs.errors import ExternalError
+from tritonobs.core.errors import ExternalError
+from tritonobs.core.model import Stack
+from tritonobs.core.timeline import RunInfo, Sample, Timeline
 from tritonobs.lab.autoscaler import LabAutoscaler
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
@@ -25,10 +27,8 @@ from tritonobs.lab.observe import wait_scraped
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
-from tritonobs.model import Stack
 from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.verify import measures
-from tritonobs.verify.timeline import RunInfo, Sample, Timeline
 
 # One replica: 4 sequences per batch, 32-token answers at real-time speed -> ~1 s per request, ~4 requests/s.
 SCALING_SIM = {"sim_time_scale": "1.0", "sim_max_num_seqs": "4"}
@@ -78,7 +78,7 @@ def run_info(stack: Stack, opts: LabVerifyOptions, profile_text: str, started_at
                              time_factor=opts.time_factor)
     use = stack.signals[0]
     capacity = opts.capacity or capacity_from_signal(use.name, use.target, opts.mode, engine_batch(opts.engine))
-    from tritonobs.config import duration_seconds
+    from tritonobs.core.config import duration_seconds
     from tritonobs.lab.lab_stack import lab_variant
 
     return replace(info, capacity_per_replica=capacity, cold_start_seconds=cold_start_seconds(stack, opts.time_factor),
@@ -96,7 +96,7 @@ def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:
 def lab_time(stack: Stack, factor: float) -> Stack:
     """The stack with the predictive floor's lookahead in lab time (the lab scales every spec duration; the
     forecast window follows from it and the lab's 1 s scrape)."""
-    from tritonobs.model import resolve
+    from tritonobs.core.model import resolve
 
     auto = stack.spec.autoscaling
     if not auto.predictive or factor == 1:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from tritonobs import catalogue as c
-from tritonobs import promql as q
-from tritonobs.model import SignalUse, Stack
-from tritonobs.queries import expand_adapter
-from tritonobs.scaleahead import Floor
-from tritonobs.verify.timeline import RunInfo
+from tritonobs.core import catalogue as c
+from tritonobs.core import promql as q
+from tritonobs.core.model import SignalUse, Stack
+from tritonobs.core.queries import expand_adapter
+from tritonobs.core.scaleahead import Floor
+from tritonobs.core.timeline import RunInfo
 
 # The SLO is stated at p95 (models[].slo.ttft_p95_seconds); p90 is drawn beside it.
 SLO_QUANTILE = 0.95
@@ -38,15 +38,15 @@ def completed_per_second(stack: Stack) -> str:
 
 def adapter_query(stack: Stack, use: SignalUse, pods: Sequence[str]) -> str:
     """The signal's adapter metricsQuery expanded exactly as prometheus-adapter does for these pods."""
-    from tritonobs.render.adapter_rules import rule
+    from tritonobs.core.render.adapter_rules import rule
 
     return expand_adapter(rule(stack, use)["metricsQuery"], stack.namespace, list(pods))
 
 
 def external_query(stack: Stack, floor: Floor) -> str:
     """The predictive floor's external rule expanded as prometheus-adapter does for the HPA's External metric."""
-    from tritonobs.queries import expand_adapter_external
-    from tritonobs.render.forecast import external_rule
+    from tritonobs.core.queries import expand_adapter_external
+    from tritonobs.core.render.forecast import external_rule
 
     selector = {"deployment": stack.spec.triton.deployment}
     return expand_adapter_external(external_rule(stack, floor)["metricsQuery"], floor.floor_record, stack.namespace,
@@ -84,8 +84,8 @@ def run_info(stack: Stack, *, mode: Literal["lab", "cluster"], hpa: str, profile
 
 def with_signal(stack: Stack, signal: str, target: float | None = None) -> Stack:
     """The stack with every model scaled on `signal` (target from the spec, else the catalogue default)."""
-    from tritonobs.model import resolve
-    from tritonobs.signals import SIGNALS
+    from tritonobs.core.model import resolve
+    from tritonobs.core.signals import SIGNALS
 
     spec = stack.spec
     chosen = target if target is not None else spec.autoscaling.targets.get(signal, SIGNALS[signal].default_target)  # type: ignore[call-overload]

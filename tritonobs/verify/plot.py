@@ -14,8 +14,8 @@ matplotlib.use("Agg")  # no display on CI machines; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from tritonobs.verify.budgets import BudgetResult, load_step_time  # noqa: E402
-from tritonobs.verify.timeline import Sample, Timeline  # noqa: E402
+from tritonobs.core.budgets import BudgetResult, load_step_time  # noqa: E402
+from tritonobs.core.timeline import Sample, Timeline  # noqa: E402
 
 LOAD_MARKS = {"load_start": "load start", "load_step": "load step", "load_stop": "load stop"}
 

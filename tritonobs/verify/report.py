@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tritonobs.verify.budgets import BudgetResult, passed
-from tritonobs.verify.timeline import Timeline
+from tritonobs.core.budgets import BudgetResult, passed
+from tritonobs.core.timeline import Timeline
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -146,7 +146,7 @@ def fault_lines(tl: Timeline) -> list[str]:
 
 
 def _signal_lines(name: str) -> list[str]:
-    from tritonobs.signals import SIGNALS
+    from tritonobs.core.signals import SIGNALS
 
     sig = SIGNALS.get(name)
     if sig is None:

@@ -234,7 +234,7 @@ def client_p95(requests: Sequence[tuple[float, float | None]], times: Sequence[f
 def timeline_scores(tl: object) -> dict[str, Score] | None:
     """{"run", "oracle", "ideal_reactive"} for a timeline whose RunInfo knows the capacity per replica;
     None when it does not, or the load never started."""
-    from tritonobs.verify.timeline import Timeline
+    from tritonobs.core.timeline import Timeline
 
     assert isinstance(tl, Timeline)
     info = tl.info
