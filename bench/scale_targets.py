@@ -1,6 +1,7 @@
 """Benchmark: the scale-ahead targets of issue 13 (item 5), in the lab, reported as measured.
 
-Run: .venv/bin/python bench/scale_targets.py [--time-factor 10] [--out out/scale-targets]
+Run: .venv/bin/python bench/scale_targets.py [--time-factor 10] [--out out/scale-targets] [--signal NAME]
+     [--ramp-policies reactive,predictive,warm] [--no-step]
 
 1. A 2x ramp over 10 (scaled) minutes (`verify --lab --profile ramp --compare reactive,predictive`): the
    predictive floor with the spec's headroom should keep the client's TTFT p95 within the SLO at least 99% of
@@ -37,12 +38,15 @@ def main() -> None:
     ap.add_argument("--time-factor", type=float, default=10.0)
     ap.add_argument("--out", type=Path, default=REPO / "out" / "scale-targets")
     ap.add_argument("--spec", type=Path, default=REPO / "tritonobs.yaml")
+    ap.add_argument("--signal", default=None, help="scale on this signal instead of the spec's")
+    ap.add_argument("--ramp-policies", default="reactive,predictive,warm")
+    ap.add_argument("--no-step", action="store_true", help="skip the step run")
     a = ap.parse_args()
     common = ["verify", "--lab", "--spec", str(a.spec), "--time-factor", f"{a.time_factor:g}"]
-    runs = {
-        "ramp": [*common, "--profile", "ramp", "--compare", "reactive,predictive", "--out", str(a.out / "ramp")],
-        "step": [*common, "--profile", "step", "--compare", "reactive", "--out", str(a.out / "step")],
-    }
+    common += ["--signal", a.signal] if a.signal else []
+    runs = {"ramp": [*common, "--profile", "ramp", "--compare", a.ramp_policies, "--out", str(a.out / "ramp")]}
+    if not a.no_step:
+        runs["step"] = [*common, "--profile", "step", "--compare", "reactive", "--out", str(a.out / "step")]
     results: dict[str, Any] = {}
     for name, args in runs.items():
         code = run(args)

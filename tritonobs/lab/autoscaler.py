@@ -36,6 +36,7 @@ from tritonobs.hpa import Decision, ExternalReading, HpaController, PodsReading,
 from tritonobs.hpa.replicas import Pod as HpaPod
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
+from tritonobs.lab.warm_pool import WarmPoolModel
 from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.verify import measures
 
@@ -77,9 +78,12 @@ class LabAutoscaler:
         self.tick_s = tick_s
         self.controller = HpaController(parse_hpa(to_yaml(render_hpa(stack)), file="rendered hpa"))
         pool = stack.spec.gpu_pool
-        self.pool = PoolModel(
-            PoolTiming.from_spec(pool, time_factor), pool.gpus_per_node, pool.gpus_per_pod,
-            pod_prefix=f"{stack.spec.triton.deployment}-lab", node_prefix="g5-lab",
+        pods, nodes = f"{stack.spec.triton.deployment}-lab", "g5-lab"
+        # gpu_pool.warm_nodes: the pool model with placeholder pods Triton pods preempt (lab/warm_pool.py).
+        self.pool: PoolModel = (
+            WarmPoolModel.from_spec(pool, time_factor, pod_prefix=pods, node_prefix=nodes) if pool.warm_nodes > 0
+            else PoolModel(PoolTiming.from_spec(pool, time_factor), pool.gpus_per_node, pool.gpus_per_pod,
+                           pod_prefix=pods, node_prefix=nodes)
         )
         self.prom = PrometheusClient(lab.prometheus_url, timeout=5.0)
         self.decision: Decision | None = None
@@ -102,6 +106,7 @@ class LabAutoscaler:
         self.metrics_down_since: float | None = None
         self._metrics_retry_s = 0.0
         self._next_read = 0.0
+        self._floor_from = 0.0  # lab time from which the forecast has a full fit window of history
 
     @property
     def sync_period(self) -> float:
@@ -114,6 +119,9 @@ class LabAutoscaler:
     async def warm(self, replicas: int, timeout: float = 60.0) -> None:
         """Place `replicas` pods on Ready nodes and wait until their replicas are Ready."""
         self._perform(self.pool.warm(self.now(), replicas))
+        if isinstance(self.pool, WarmPoolModel):
+            self.pool.warm_placeholders(self.now(), self.stack.scale_ahead.warm_pods)
+        self._floor_from = self.now() + self.stack.scale_ahead.forecast_window_seconds
         self._desired = replicas  # what the Deployment starts with; decisions are changes from it
         deadline = self.clock() + timeout
         while self.pool.ready_replicas < replicas:
@@ -151,7 +159,11 @@ class LabAutoscaler:
         # for these pods, External ones (the predictive floor) through the adapter's external rule.
         for i, metric in enumerate(self.controller.spec.metrics):
             if metric.kind == "External" and metric.name in floors:
-                expr = measures.external_query(self.stack, floors[metric.name])
+                # The lab starts with no history where a cluster has hours of it: until one fit window has
+                # passed, read the total (what the floor rule gives without a forecast), so a slope through
+                # the first two samples does not order the whole pool.
+                warmed = self.now() >= self._floor_from
+                expr = measures.external_query(self.stack, floors[metric.name], forecast=warmed)
                 ext = await self._read_metrics(expr, None)
                 readings.append(None if not ext else ExternalReading.of(*ext.values()))
                 continue

@@ -193,7 +193,9 @@ async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Call
 def _settled(scaler: LabAutoscaler, min_replicas: int) -> bool:
     """Back at min replicas, all Ready, and the pool shrunk to the nodes they need."""
     pool = scaler.pool
-    return pool.replicas == min_replicas and pool.ready_replicas == min_replicas and pool.launched_nodes <= min_replicas
+    warm = scaler.stack.spec.gpu_pool.warm_nodes  # warm nodes stay up by design
+    return pool.replicas == min_replicas and pool.ready_replicas == min_replicas and \
+        pool.launched_nodes <= min_replicas + warm
 
 
 async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, now: float, load: float,

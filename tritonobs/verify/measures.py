@@ -43,14 +43,15 @@ def adapter_query(stack: Stack, use: SignalUse, pods: Sequence[str]) -> str:
     return expand_adapter(rule(stack, use)["metricsQuery"], stack.namespace, list(pods))
 
 
-def external_query(stack: Stack, floor: Floor) -> str:
-    """The predictive floor's external rule expanded as prometheus-adapter does for the HPA's External metric."""
+def external_query(stack: Stack, floor: Floor, *, forecast: bool = True) -> str:
+    """The predictive floor's external rule expanded as prometheus-adapter does for the HPA's External metric
+    (forecast False: the same over the total record, which carries the same labels)."""
     from tritonobs.core.queries import expand_adapter_external
     from tritonobs.core.render.forecast import external_rule
 
     selector = {"deployment": stack.spec.triton.deployment}
-    return expand_adapter_external(external_rule(stack, floor)["metricsQuery"], floor.floor_record, stack.namespace,
-                                   selector)
+    series = floor.floor_record if forecast else floor.total_record
+    return expand_adapter_external(external_rule(stack, floor)["metricsQuery"], series, stack.namespace, selector)
 
 
 def slo_seconds(stack: Stack) -> float:
