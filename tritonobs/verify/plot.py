@@ -77,6 +77,38 @@ def _budget_windows(ax: Axes, tl: Timeline, results: Sequence[BudgetResult] | No
                    label=f"{label} {r.limit:g}s: {measured} ({verdict})")
 
 
+def _references(ax: Axes, tl: Timeline) -> None:
+    """The oracle's needed replicas and the ideal reactive's Ready ones over the load window, and the score."""
+    from tritonobs.verify.score import Pool, Window, reference_curves, timeline_scores
+
+    info, start, stop = tl.info, tl.first("load_start"), tl.first("load_stop")
+    scores = timeline_scores(tl)
+    if scores is None or start is None or info.capacity_per_replica is None:
+        return
+    win = Window(start.t, stop.t if stop is not None else tl.end)
+    load = [(s.t, float(s.load)) for s in sorted(tl.samples, key=lambda s: s.t)
+            if s.load is not None and win.start <= s.t <= win.end]
+    if load and load[0][0] > win.start:
+        load.insert(0, (win.start, load[0][1]))
+    pool = Pool(info.min_replicas, info.max_replicas, info.gpus_per_pod, info.gpus_per_node,
+                info.cold_start_seconds, info.time_factor)
+    oracle, reactive = reference_curves(load, info.capacity_per_replica, pool, win)
+    ax.step([t for t, _ in oracle], [v for _, v in oracle], where="post", color="k", linestyle="--", linewidth=1,
+            label=f"oracle: needed (load ÷ {info.capacity_per_replica:g})")
+    ax.step([t for t, _ in reactive], [v for _, v in reactive], where="post", color="k", linestyle=":",
+            linewidth=1, label="ideal reactive: Ready")
+    run, o, r = scores["run"], scores["oracle"], scores["ideal_reactive"]
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1%}"
+
+    ax.text(0.99, 0.03, f"SLO attainment {pct(run.slo_time_share)} of the time (oracle {pct(o.slo_time_share)}, "
+            f"ideal reactive {pct(r.slo_time_share)}); GPU-hours {run.gpu_hours:.3g} = "
+            f"{run.gpu_hours / o.gpu_hours if o.gpu_hours else float('nan'):.2f}× oracle",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small",
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+
+
 def timeline_png(tl: Timeline, results: Sequence[BudgetResult] | None = None) -> bytes:
     samples = sorted(tl.samples, key=lambda s: s.t)
     info = tl.info
@@ -127,6 +159,7 @@ def timeline_png(tl: Timeline, results: Sequence[BudgetResult] | None = None) ->
     if fails:
         replica_ax.plot([e.t for e in fails], [0.3] * len(fails), "x", color="tab:red", markersize=9,
                         markeredgewidth=2, linestyle="none", label="replica stopped serving")
+    _references(replica_ax, tl)
     _budget_windows(replica_ax, tl, results)
     replica_ax.set_ylabel("replicas / nodes\n(count)")
     replica_ax.set_ylim(0, info.max_replicas + 1.5)
