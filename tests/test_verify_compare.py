@@ -78,6 +78,8 @@ def test_comparison_and_targets() -> None:
     md = comparison_markdown(cmp)
     assert "| predictive | pass | 99.5% |" in md or "| predictive | fail | 99.5% |" in md
     assert "| GPU-hours / oracle's | predictive | 1.200 | at most 1.15 | **no** |" in md
+    assert ("Closing note: predictive misses 'GPU-hours / oracle's' by 0.05 (1.200 against at most 1.15); reactive "
+            "misses 'TTFT-over-SLO seconds / ideal reactive's' by 0.3 (1.500 against at most 1.2).") in md
 
 
 def test_policies(example_stack: Stack) -> None:
@@ -98,3 +100,12 @@ def test_compare_needs_the_lab(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         main(["verify", "--compare", "reactive", "--url", "127.0.0.1:1", "--out", str(tmp_path / "o")])
     assert e.value.code == 2
+
+
+def test_miss_in_points() -> None:
+    from tritonobs.verify.compare import _miss
+
+    t = {"name": "TTFT p95 within the SLO, share of time", "policy": "predictive", "measured": 0.976,
+         "limit": 0.99, "kind": "at least"}
+    assert _miss(t) == ("predictive misses 'TTFT p95 within the SLO, share of time' by 1.4 points "
+                        "(0.976 against at least 0.99)")

@@ -141,8 +141,21 @@ def comparison_markdown(doc: Mapping[str, Any], png_name: str = COMPARE_PNG) -> 
         for t in doc["targets"]:
             lines.append(f"| {t['name']} | {t['policy']} | {_num(t['measured'], '.3f')} | {t['kind']} {t['limit']:g} "
                          f"| {'yes' if t['met'] else '**no**'} |")
+        missed = [t for t in doc["targets"] if not t["met"]]
+        lines += ["", "Closing note: " + ("every target met." if not missed else "; ".join(_miss(t) for t in missed) + ".")]
     lines += ["", f"![comparison]({png_name})", ""]
     return "\n".join(lines)
+
+
+def _miss(t: Mapping[str, Any]) -> str:
+    """How far a target was missed, in its own terms."""
+    m, limit = t["measured"], t["limit"]
+    if m is None:
+        return f"{t['policy']}: {t['name']} not measured"
+    gap = (limit - m) if t["kind"] == "at least" else (m - limit)
+    unit = " points" if t["kind"] == "at least" and limit <= 1 else ""
+    shown = f"{100 * gap:.1f}{unit}" if unit else f"{gap:.3g}"
+    return f"{t['policy']} misses '{t['name']}' by {shown} ({m:.3f} against {t['kind']} {limit:g})"
 
 
 def comparison_png(doc: Mapping[str, Any], curves: Mapping[str, Sequence[tuple[float, float]]],
