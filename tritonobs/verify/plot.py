@@ -50,7 +50,8 @@ def _verdict(tl: Timeline, results: Sequence[BudgetResult] | None) -> tuple[str,
     if results is None:
         return "", "black"
     failed = [r.name for r in results if not r.passed]
-    return ("PASS", "tab:green") if not failed else (f"FAIL: {', '.join(failed)}", "tab:red")
+    # The failed budgets go on a line of their own: a long list must not run off the figure.
+    return ("PASS", "tab:green") if not failed else (f"FAIL\n{', '.join(failed)}", "tab:red")
 
 
 def _budget_windows(ax: Axes, tl: Timeline, results: Sequence[BudgetResult] | None) -> None:
