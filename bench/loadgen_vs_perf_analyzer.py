@@ -145,6 +145,8 @@ def run_perf_analyzer(
     window_ms: int,
     workdir: Path,
     server_pids: list[int],
+    max_tokens: int = 1,
+    model: str = MODEL,
 ) -> tuple[float, float, float, float, float]:
     """(throughput, p50 latency ms, wall s, client cpu s, server cpu s) of one perf_analyzer run."""
     data = workdir / "input.json"
@@ -155,7 +157,7 @@ def run_perf_analyzer(
                     {
                         "PROMPT": ["hello"],
                         "STREAM": [True],
-                        "SAMPLING_PARAMETERS": [json.dumps({"max_tokens": 1})],
+                        "SAMPLING_PARAMETERS": [json.dumps({"max_tokens": max_tokens})],
                     }
                 ]
             }
@@ -164,7 +166,7 @@ def run_perf_analyzer(
     report = workdir / "perf_analyzer.csv"
     cmd = [
         str(binary),
-        "-m", MODEL, "-u", url, "-i", "grpc", "--streaming",
+        "-m", model, "-u", url, "-i", "grpc", "--streaming",
         "--input-data", str(data), "--measurement-interval", str(window_ms),
         "-s", "100",  # accept the first windows: on 2 shared cores throughput never "stabilises" to 10%
         "-f", str(report), *scenario,

@@ -181,7 +181,7 @@ def test_write_report_writes_three_files_and_a_deterministic_png(tmp_path: Path)
     assert [p.name for p in paths] == ["report.json", "report.md", "timeline.png"]
     png = paths[2].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert timeline_png(tl) == png
+    assert timeline_png(tl, evaluate(tl, BUDGETS)) == png
     assert json.loads(paths[0].read_text())["summary"]["replicas_peak"] == 3
 
 

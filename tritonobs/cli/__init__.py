@@ -45,6 +45,7 @@ _COMMAND_MODULES = [
     "tritonobs.cli.preview_cmd",
     "tritonobs.cli.render_cmd",
     "tritonobs.cli.simulate_cmd",
+    "tritonobs.cli.tune_cmd",
     "tritonobs.cli.verify_cmd",
     "tritonobs.cli.status_cmd",
 ]

@@ -21,6 +21,7 @@ from tritonobs.load.profiles import PROFILE_KINDS, Profile, parse_profile
 from tritonobs.load.progress import show_progress
 from tritonobs.load.request import load_prompts, sampling_parameters
 from tritonobs.load.results import RunResult, Summary, write_run
+from tritonobs.load.shards import MAX_SHARDS, Share, parse_shard
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -97,6 +98,15 @@ def build_plan(
     )
 
 
+def shard_plan(plan: LoadPlan, index: int, total: int) -> LoadPlan:
+    """The plan of share `index` of `total` (tritonobs/load/shards.py)."""
+    import dataclasses
+
+    share = Share(plan.profile, index, total, closed=plan.mode == "closed")
+    limit = None if plan.max_requests is None else max(1, plan.max_requests // total)
+    return dataclasses.replace(plan, profile=share, seed=plan.seed + index, max_requests=limit)
+
+
 def summary_table(s: Summary) -> Table:
     table = Table(title="load run", show_header=True)
     for col in ("metric", "mean", "p50", "p95", "p99", "max"):
@@ -153,6 +163,8 @@ def register(app: typer.Typer) -> None:
         plot: Path | None = typer.Option(
             None, "--plot", help="write a PNG of rates, latencies and in-flight requests"
         ),
+        processes: int = typer.Option(1, "--processes", help="spread the load over N client processes (one share each), merged into one result"),
+        shard: str | None = typer.Option(None, "--shard", help="run share I of N of the load (I/N; what --processes and the load Job use)"),
     ) -> None:
         """Drive load against Triton: open loop (--rate) or closed loop (--concurrency), shaped by --profile.
 
@@ -175,13 +187,24 @@ def register(app: typer.Typer) -> None:
         if max_tokens is not None:
             count("--max-tokens", max_tokens, 1, INT32_MAX)
         plan = build_plan(profile, rate, concurrency, duration, max_requests, seed, drain)
+        count("--processes", processes, 1, MAX_SHARDS)
+        if shard is not None:
+            if processes > 1:
+                raise UsageError("--shard runs one share; --processes splits the load itself: give one")
+            plan = shard_plan(plan, *parse_shard(shard))
         for option, path in (("--out", out_path), ("--plot", plot)):
             if path is not None:
                 output_file(option, path)
         prompt_list = load_prompts(prompts, option="--prompts") if prompts is not None else None
         if lab:  # last: every other option is checked before looking for the lab
             url = list(running_lab(lab_dir).grpc)
-        result = asyncio.run(_run(url, model, plan, prompt_list, max_tokens, connections))
+        if processes > 1:
+            from tritonobs.load.processes import ShardArgs, run_processes
+
+            result = run_processes(ShardArgs(url, model, profile, rate, concurrency, duration, max_requests,
+                                             connections, seed, prompts, max_tokens, drain), processes, err)
+        else:
+            result = asyncio.run(_run(url, model, plan, prompt_list, max_tokens, connections))
         summary = result.summary()
         out.print(summary_table(summary))
         out.print(

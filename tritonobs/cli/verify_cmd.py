@@ -7,6 +7,7 @@ load and still writes the (partial) report, then exits 130. `--print-load-job` p
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +45,9 @@ from tritonobs.core.model import Stack
 from tritonobs.core.render.yamlfmt import to_yaml_docs
 from tritonobs.core.timeline import FAULT_KINDS, Sample, Timeline
 from tritonobs.lab.engine import LabEngine
-from tritonobs.load.profiles import PROFILE_KINDS
+from tritonobs.load.generator import Mode
+from tritonobs.load.profiles import PROFILE_KINDS, Profile
+from tritonobs.load.shards import MAX_SHARDS, Share, parse_shard
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -159,7 +162,7 @@ def register(app: typer.Typer) -> None:
         spec: Path = SpecOption,
         lab: bool = typer.Option(False, "--lab", help="run in the local lab (real Triton + Prometheus, no cluster)"),
         signal: str | None = typer.Option(None, "--signal", help=f"lab: scale on this signal instead of the spec's ({', '.join(SIGNAL_NAMES)})"),
-        profile: str = typer.Option("step", "--profile", help=f"load profile: {', '.join(PROFILE_KINDS)} (as `tritonobs load`)"),
+        profile: str = typer.Option("step", "--profile", help=f"load profile: {', '.join(PROFILE_KINDS)} (as `tritonobs load`), or diurnal (LOW:HIGH:DAY, a generated day)"),
         rate: str | None = typer.Option(None, "--rate", help="open loop: requests/s per --profile, e.g. 1:10:30s"),
         concurrency: str | None = typer.Option(None, "--concurrency", help="closed loop: requests in flight per --profile"),
         duration: str | None = typer.Option(None, "--duration", help="load send window (lab default: one scale-up plus recovery)"),
@@ -188,6 +191,10 @@ def register(app: typer.Typer) -> None:
         print_load_job: bool = typer.Option(False, "--print-load-job", help="print the in-cluster load (Service + Job) and exit"),
         load_image: str | None = typer.Option(None, "--load-image", help="image of the load Job (has tritonobs installed)"),
         load_only: bool = typer.Option(False, "--load-only", help="drive the load only (what the load Job runs)"),
+        compare: str | None = typer.Option(None, "--compare", help="lab: run the same trace under each policy (reactive,predictive,warm) and compare"),
+        parallelism: int = typer.Option(1, "--parallelism", help="--print-load-job: N load pods, each a share of the rate/concurrency"),
+        shard: str | None = typer.Option(None, "--shard", help="--load-only: run share I of N of the load (the load Job sets it)"),
+        capacity: float | None = typer.Option(None, "--capacity", help="per-replica load at the SLO (the knee `tritonobs tune` measures), for the score against the oracle"),
     ) -> None:
         """Drive a load profile and watch the HPA, pods, GPU nodes, signal and TTFT; judge against the spec's budgets."""
         if signal is not None and signal not in SIGNAL_NAMES:
@@ -195,6 +202,12 @@ def register(app: typer.Typer) -> None:
         if signal is not None and not lab:
             raise UsageError("--signal only applies to --lab (on a cluster the deployed HPA decides what it reads)")
         _check_flags(url, discover, prometheus_url, max_tokens, connections, time_factor, interval, out_dir)
+        if capacity is not None:
+            number("--capacity", capacity, 1e-6, 1e6)
+        if compare is not None and not lab:
+            raise UsageError("--compare runs the lab once per policy: it needs --lab")
+        if profile == "diurnal" and not lab:
+            raise UsageError("--profile diurnal is a lab profile; on a cluster replay a trace: --profile replay")
         if model_repository is not None:
             input_dir(model_repository, "model repository", " (check --model-repository)")
         if lab_dir is not None:
@@ -202,19 +215,24 @@ def register(app: typer.Typer) -> None:
         if not lab and (engine != "simulated" or model is not None):
             raise UsageError("--engine and --model choose the lab's engine: they need --lab")
         chosen = lab_engine(engine, model, vllm_python, max_num_seqs) if lab else None
+        count("--parallelism", parallelism, 1, MAX_SHARDS)
+        if shard is not None and not load_only:
+            raise UsageError("--shard is for --load-only (the load Job's pods)")
         if load_only:
-            _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval)
+            _load_only(profile, rate, concurrency, duration, drive, max_tokens, connections, url, discover, interval,
+                       parse_shard(shard) if shard is not None else None)
             return
         stack = load_stack(spec)
         if drive is not None and drive not in stack.model_names:
             raise UsageError(f"--drive {drive!r}: not in the spec (models: {', '.join(stack.model_names)})",
                              file=str(spec))
         if print_load_job:
-            _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image)
+            _print_job(stack, profile, rate, concurrency, duration, drive, max_tokens, connections, url, load_image,
+                       parallelism)
             return
         if chosen is not None:
             _lab(stack, spec, signal, profile, rate, concurrency, duration, drive, max_tokens, connections, out_dir,
-                 time_factor, model_repository, settle, lab_dir, chosen)
+                 time_factor, model_repository, settle, lab_dir, chosen, capacity, compare)
             return
         from tritonobs.kube.connection import Target
         from tritonobs.prom.target import client_for
@@ -233,7 +251,7 @@ def register(app: typer.Typer) -> None:
         opts = ClusterVerifyOptions(
             profile=prof, duration_s=duration_s, urls=tuple(url), discover=discover,
             mode=mode, model=drive, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
-            settle_s=_seconds("--settle", settle) if settle else None,
+            settle_s=_seconds("--settle", settle) if settle else None, capacity=capacity,
         )
         prom = client_for(stack.spec, prometheus_url, sigv4_region)
         for u in url:
@@ -249,17 +267,44 @@ def _lab(
     stack: Stack, spec: Path, signal: str | None, profile: str, rate: str | None, concurrency: str | None,
     duration: str | None, model: str | None, max_tokens: int | None, connections: int, out_dir: Path,
     factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None, engine: LabEngine,
+    capacity: float | None = None, compare: str | None = None,
 ) -> None:
+    from tritonobs.verify.lab_profiles import default_concurrency, default_ramp, parse_diurnal
     from tritonobs.verify.lab_run import MAX_TOKENS, SCALING_SIM, LabVerifyOptions, run_info, run_lab_verify
     from tritonobs.verify.measures import with_signal
 
     if signal is not None:
         stack = with_signal(stack, signal)
-    if rate is None and concurrency is None:
+    policies = None
+    if compare is not None:
+        from tritonobs.verify.compare import parse_policies
+
+        policies = parse_policies(compare)
+    default = default_concurrency(stack, profile, factor) if rate is None and concurrency is None else None
+    ramp = default_ramp(stack, factor) if profile == "ramp" and rate is None and concurrency is None else None
+    if default is not None:
+        concurrency = default[0]
+        duration = duration or f"{default[1]:g}s"
+    elif ramp is not None:
+        duration = duration or f"{ramp[1]:g}s"
+    elif rate is None and concurrency is None:
         concurrency, default_duration, _ = lab_default_load(stack, factor)
         duration = duration or default_duration
         profile = "step"
-    mode, value, prof = profile_from_flags(profile, rate, concurrency)
+    if ramp is not None:
+        mode: Mode = "closed"
+        prof: Profile = ramp[0]
+        value = "default ramp"
+    elif profile == "diurnal":
+        if (rate is None) == (concurrency is None):
+            raise UsageError("give exactly one of --rate (open loop, requests/s) or --concurrency (closed loop)")
+        mode = "open" if rate is not None else "closed"
+        value = rate or concurrency or ""
+        prof = parse_diurnal(value, "--rate" if rate is not None else "--concurrency")
+        profile_from_flags("constant", f"{prof.peak(math.inf):g}" if rate else None,
+                           None if rate else f"{prof.peak(math.inf):g}")  # the same limits as any profile
+    else:
+        mode, value, prof = profile_from_flags(profile, rate, concurrency)
     duration_s = _seconds("--duration", duration or "90s")
     check_sends(mode, value, prof, duration_s)
     repo = model_repository or spec.resolve().parent / stack.spec.model_repository.path
@@ -268,15 +313,21 @@ def _lab(
         model=model, max_tokens=max_tokens or MAX_TOKENS, connections=connections or 2,
         settle_s=_seconds("--settle", settle) if settle else None, model_repository=repo, workdir=lab_dir,
         # The simulation tuned for scaling runs (SCALING_SIM), unless the real vLLM is chosen.
-        engine=engine if engine.kind == "vllm" else LabEngine(sim=dict(SCALING_SIM)),
+        engine=engine if engine.kind == "vllm" else LabEngine(sim=dict(SCALING_SIM)), capacity=capacity,
     )
+    if policies is not None:
+        from tritonobs.cli.verify_compare import run_compare
+
+        run_compare(stack, opts, policies, out_dir, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s",
+                    settle_given=settle is not None, progress=_Progress)
+        return
     tl = Timeline(run_info(stack, opts, f"{mode} loop, {prof.describe()} for {opts.duration_s:g}s", time.time()))
     _run_and_report(tl, stack, out_dir, lambda progress: run_lab_verify(stack, opts, tl, progress))
 
 
 def _print_job(
     stack: Stack, profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
-    max_tokens: int | None, connections: int, url: list[str], image: str | None,
+    max_tokens: int | None, connections: int, url: list[str], image: str | None, parallelism: int = 1,
 ) -> None:
     from tritonobs.core.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
 
@@ -285,7 +336,7 @@ def _print_job(
     job = LoadJobSpec(
         profile_kind=profile, mode=mode, value=value, duration=text, duration_seconds=_seconds("--duration", text),
         model=model or stack.model_names[0], connections=connections or 8, max_tokens=max_tokens,
-        image=image or DEFAULT_IMAGE, url=url[0] if url else None,
+        image=image or DEFAULT_IMAGE, url=url[0] if url else None, parallelism=parallelism,
     )
     out.print(to_yaml_docs(objects(stack, job)), markup=False, end="")
 
@@ -293,6 +344,7 @@ def _print_job(
 def _load_only(
     profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
     max_tokens: int | None, connections: int, url: list[str], discover: str | None, interval: float,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_load_only
 
@@ -303,11 +355,14 @@ def _load_only(
     mode, value, prof = profile_from_flags(profile, rate, concurrency)
     duration_s = _seconds("--duration", duration or "15m")
     check_sends(mode, value, prof, duration_s)
+    if shard is not None:
+        prof = Share(prof, shard[0], shard[1], closed=mode == "closed")
     opts = ClusterVerifyOptions(profile=prof, duration_s=duration_s, urls=tuple(url),
                                 discover=discover, mode=mode, max_tokens=max_tokens, connections=connections or 8,
                                 interval_s=interval)
     ok, failed = run_load_only(opts, model, lambda line: out.print(line, markup=False))
-    out.print(f"{ok} requests ok, {failed} failed", markup=False)
+    who = f"share {shard[0] + 1} of {shard[1]}: " if shard is not None else ""
+    out.print(f"{who}{ok} requests ok, {failed} failed", markup=False)
     if ok == 0:
         raise CheckFailed("no request succeeded")
 

@@ -54,6 +54,7 @@ class Sample:
     signal_prometheus: float | None = None  # the same average computed from Prometheus now (no adapter/HPA lag)
     requests_ok: int | None = None  # requests completed so far by the run's own load (None: external load)
     requests_failed: int | None = None  # requests failed so far (errors, cancelled by a dying replica, ...)
+    engine_waiting: float | None = None  # requests waiting inside the engines, summed over pods (Prometheus)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ class RunInfo:
     time_factor: float = 1.0  # lab: lab seconds x factor = real-cluster seconds
     profile: str = ""  # load profile, human readable
     started_at: float = 0.0  # unix seconds of t = 0
+    # Scoring (verify/score.py): offered load one replica carries at the SLO (None: not known, no score),
+    # and how long an added replica takes to serve (node launch + image pull + model load, lab seconds).
+    capacity_per_replica: float | None = None
+    cold_start_seconds: float = 0.0
+    ttft_window_seconds: float = 0.0  # the client's TTFT p95 is taken over this window (the rate window)
+    policy: str = ""  # --compare: the scaling policy of this run (reactive, predictive, warm)
 
 
 @dataclass
@@ -92,6 +99,8 @@ class Timeline:
     samples: list[Sample] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     interrupted: bool = False
+    # (sent at, TTFT or None if it failed) per request of the run's own load; not in to_dict (too long).
+    requests: list[tuple[float, float | None]] | None = None
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)

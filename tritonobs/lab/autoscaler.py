@@ -32,10 +32,11 @@ from tritonobs.core.model import Stack
 from tritonobs.core.render.hpa import hpa as render_hpa
 from tritonobs.core.render.yamlfmt import to_yaml
 from tritonobs.core.timeline import Timeline
-from tritonobs.hpa import Decision, HpaController, PodsReading, parse_hpa
+from tritonobs.hpa import Decision, ExternalReading, HpaController, PodsReading, Reading, parse_hpa
 from tritonobs.hpa.replicas import Pod as HpaPod
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
+from tritonobs.lab.warm_pool import WarmPoolModel
 from tritonobs.prom.client import PrometheusClient, QueryError
 from tritonobs.verify import measures
 
@@ -77,9 +78,12 @@ class LabAutoscaler:
         self.tick_s = tick_s
         self.controller = HpaController(parse_hpa(to_yaml(render_hpa(stack)), file="rendered hpa"))
         pool = stack.spec.gpu_pool
-        self.pool = PoolModel(
-            PoolTiming.from_spec(pool, time_factor), pool.gpus_per_node, pool.gpus_per_pod,
-            pod_prefix=f"{stack.spec.triton.deployment}-lab", node_prefix="g5-lab",
+        pods, nodes = f"{stack.spec.triton.deployment}-lab", "g5-lab"
+        # gpu_pool.warm_nodes: the pool model with placeholder pods Triton pods preempt (lab/warm_pool.py).
+        self.pool: PoolModel = (
+            WarmPoolModel.from_spec(pool, time_factor, pod_prefix=pods, node_prefix=nodes) if pool.warm_nodes > 0
+            else PoolModel(PoolTiming.from_spec(pool, time_factor), pool.gpus_per_node, pool.gpus_per_pod,
+                           pod_prefix=pods, node_prefix=nodes)
         )
         self.prom = PrometheusClient(lab.prometheus_url, timeout=5.0)
         self.decision: Decision | None = None
@@ -102,6 +106,7 @@ class LabAutoscaler:
         self.metrics_down_since: float | None = None
         self._metrics_retry_s = 0.0
         self._next_read = 0.0
+        self._floor_from = 0.0  # lab time from which the forecast has a full fit window of history
 
     @property
     def sync_period(self) -> float:
@@ -114,6 +119,9 @@ class LabAutoscaler:
     async def warm(self, replicas: int, timeout: float = 60.0) -> None:
         """Place `replicas` pods on Ready nodes and wait until their replicas are Ready."""
         self._perform(self.pool.warm(self.now(), replicas))
+        if isinstance(self.pool, WarmPoolModel):
+            self.pool.warm_placeholders(self.now(), self.stack.scale_ahead.warm_pods)
+        self._floor_from = self.now() + self.stack.scale_ahead.forecast_window_seconds
         self._desired = replicas  # what the Deployment starts with; decisions are changes from it
         deadline = self.clock() + timeout
         while self.pool.ready_replicas < replicas:
@@ -144,9 +152,23 @@ class LabAutoscaler:
     # --- one HPA sync ---
     async def sync(self) -> Decision:
         pods = self.pool.pod_names()
-        readings = []
-        for i, use in enumerate(self.stack.signals):
-            values = await self._read_metrics(measures.adapter_query(self.stack, use, pods), pods)
+        readings: list[Reading | None] = []
+        by_name = {use.signal.adapter_metric: use for use in self.stack.signals}
+        floors = {f.external_metric: f for f in self.stack.scale_ahead.floors}
+        # One reading per metric of the rendered HPA, in its order: Pods metrics through the adapter rule
+        # for these pods, External ones (the predictive floor) through the adapter's external rule.
+        for i, metric in enumerate(self.controller.spec.metrics):
+            if metric.kind == "External" and metric.name in floors:
+                # The lab starts with no history where a cluster has hours of it: until one fit window has
+                # passed, read the total (what the floor rule gives without a forecast), so a slope through
+                # the first two samples does not order the whole pool.
+                warmed = self.now() >= self._floor_from
+                expr = measures.external_query(self.stack, floors[metric.name], forecast=warmed)
+                ext = await self._read_metrics(expr, None)
+                readings.append(None if not ext else ExternalReading.of(*ext.values()))
+                continue
+            use = by_name.get(metric.name)
+            values = None if use is None else await self._read_metrics(measures.adapter_query(self.stack, use, pods), pods)
             readings.append(None if values is None else PodsReading.of(values))
             if i == 0:
                 self._read_average = sum(values.values()) / len(values) if values else None
@@ -166,7 +188,7 @@ class LabAutoscaler:
                 self.tl.event(now, "hpa_condition", c.type, f"{c.status} {c.reason}: {c.message}")
         return decision
 
-    async def _read_metrics(self, expr: str, pods: list[str]) -> dict[str, float] | None:
+    async def _read_metrics(self, expr: str, pods: list[str] | None) -> dict[str, float] | None:
         """`_read`, with Prometheus' outages recorded and retried with back-off (None meanwhile: no metric)."""
         now = self.now()
         if self.metrics_down_since is not None and now < self._next_read:
@@ -185,13 +207,16 @@ class LabAutoscaler:
             self.metrics_down_since, self._metrics_retry_s = None, 0.0
         return values
 
-    def _read(self, expr: str, pods: list[str]) -> dict[str, float] | None:
-        """{pod: value} as prometheus-adapter would serve it; None when the query fails (no metric).
-        Raises ExternalError when Prometheus does not answer at all."""
+    def _read(self, expr: str, pods: list[str] | None) -> dict[str, float] | None:
+        """{pod: value} as prometheus-adapter would serve it (pods None: every series, keyed by its labels, as
+        an external metric); None when the query fails (no metric). Raises ExternalError when Prometheus does
+        not answer at all."""
         try:
             samples = self.prom.query(expr)
         except QueryError:
             return None
+        if pods is None:
+            return {str(sorted(s.labels.items())): s.value for s in samples if math.isfinite(s.value)}
         wanted = set(pods)
         # NaN/Inf cannot become a quantity: the adapter drops those pods, the HPA sees them as missing.
         return {

@@ -157,6 +157,7 @@ class ClusterWatcher:
             signal_prometheus=self._signal_from_prometheus(names),
             requests_ok=self.requests()[0] if self.requests else None,
             requests_failed=self.requests()[1] if self.requests else None,
+            engine_waiting=self._query(measures.engine_waiting(self.stack)),
         )
         self.tl.add(sample)
         return sample

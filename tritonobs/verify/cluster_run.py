@@ -40,14 +40,28 @@ class ClusterVerifyOptions:
     connections: int = 8
     interval_s: float = 5.0
     settle_s: float | None = None
+    capacity: float | None = None  # per-replica load at the SLO (tune's knee); None: from the signal's target
 
 
 def run_info(stack: Stack, opts: ClusterVerifyOptions, started_at: float) -> RunInfo:
     where = f"pods of {opts.discover}" if opts.discover else f"{len(opts.urls)} endpoint(s)"
     load = f"{opts.mode} loop, {opts.profile.describe()}, {where}"
     profile = load if drives_load(opts) else "external (the in-cluster Job); load = completed requests/s"
-    return measures.run_info(stack, mode="cluster", hpa=stack.effective_hpa_name, profile=profile,
+    from dataclasses import replace
+
+    from tritonobs.verify.score import capacity_from_signal
+
+    info = measures.run_info(stack, mode="cluster", hpa=stack.effective_hpa_name, profile=profile,
                              started_at=started_at)
+    use = stack.signals[0]
+    pool = stack.spec.gpu_pool
+    # On a cluster the engine's batch is not read here: waiting_requests needs --capacity (tune's knee).
+    capacity = opts.capacity or capacity_from_signal(use.name, use.target, opts.mode, None)
+    cold = pool.node_launch_seconds + pool.image_pull_seconds + pool.model_load_seconds
+    from tritonobs.core.config import duration_seconds
+
+    return replace(info, capacity_per_replica=capacity if drives_load(opts) else None, cold_start_seconds=cold,
+                   ttft_window_seconds=duration_seconds(stack.rate_window))
 
 
 def drives_load(opts: ClusterVerifyOptions) -> bool:
@@ -140,6 +154,9 @@ async def _drive(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 tasks = [t for t in (load_task, follow_task) if t is not None]
                 await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=15)
+            if load_task.done() and not load_task.cancelled() and load_task.exception() is None:
+                records = load_task.result().records
+                tl.requests = [(t_load + r.start_s, r.ttft_s if r.ok else None) for r in records]
 
 
 async def start_generator(opts: ClusterVerifyOptions, model: str) -> LoadGenerator:

@@ -50,12 +50,39 @@ class LabVerifyOptions:
     workdir: Path | None = None  # the lab's run directory (default: a temporary one); removed afterwards
     # The simulation tuned for scaling runs, unless the real vLLM is chosen (`--engine vllm`).
     engine: LabEngine = field(default_factory=lambda: LabEngine(sim=dict(SCALING_SIM)))
+    capacity: float | None = None  # per-replica load at the SLO (tune's knee); None: from the signal's target
+    policy: str = ""  # --compare: the policy this run stands for
+
+
+def engine_batch(engine: LabEngine) -> int | None:
+    """The engine's batch limit (sequences per step), when the lab sets it."""
+    if engine.kind == "vllm":
+        return engine.max_num_seqs
+    value = engine.sim.get("sim_max_num_seqs")
+    return int(value) if value is not None else None
+
+
+def cold_start_seconds(stack: Stack, factor: float) -> float:
+    """Order -> serving for an added replica on a new node (lab seconds)."""
+    pool = stack.spec.gpu_pool
+    return (pool.node_launch_seconds + pool.image_pull_seconds + pool.model_load_seconds) / factor
 
 
 def run_info(stack: Stack, opts: LabVerifyOptions, profile_text: str, started_at: float) -> RunInfo:
+    from dataclasses import replace
+
+    from tritonobs.verify.score import capacity_from_signal
+
     # The lab scales with the HPA the adapter path renders, whatever the engine (see _drive).
-    return measures.run_info(stack, mode="lab", hpa=stack.hpa_name, profile=profile_text, started_at=started_at,
+    info = measures.run_info(stack, mode="lab", hpa=stack.hpa_name, profile=profile_text, started_at=started_at,
                              time_factor=opts.time_factor)
+    use = stack.signals[0]
+    capacity = opts.capacity or capacity_from_signal(use.name, use.target, opts.mode, engine_batch(opts.engine))
+    from tritonobs.core.config import duration_seconds
+    from tritonobs.lab.lab_stack import lab_variant
+
+    return replace(info, capacity_per_replica=capacity, cold_start_seconds=cold_start_seconds(stack, opts.time_factor),
+                   policy=opts.policy, ttft_window_seconds=duration_seconds(lab_variant(stack).rate_window))
 
 
 def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:
@@ -64,6 +91,18 @@ def settle_seconds(stack: Stack, opts: LabVerifyOptions) -> float:
         return opts.settle_s
     real = stack.spec.budgets.return_to_min_seconds + stack.spec.gpu_pool.consolidate_after_seconds
     return real / opts.time_factor + 5.0
+
+
+def lab_time(stack: Stack, factor: float) -> Stack:
+    """The stack with the predictive floor's lookahead in lab time (the lab scales every spec duration; the
+    forecast window follows from it and the lab's 1 s scrape)."""
+    from tritonobs.core.model import resolve
+
+    auto = stack.spec.autoscaling
+    if not auto.predictive or factor == 1:
+        return stack
+    seconds = max(1, round(stack.scale_ahead.lookahead_seconds / factor))
+    return resolve(stack.spec.model_copy(update={"autoscaling": auto.model_copy(update={"lookahead": f"{seconds}s"})}))
 
 
 def run_lab_verify(
@@ -76,6 +115,7 @@ def run_lab_verify(
     the timeline then holds everything seen so far."""
     # A real vLLM engine is heavy on a CPU: with it, the replicas serve only the model the load drives.
     models = [opts.model or stack.model_names[0]] if opts.engine.kind == "vllm" else None
+    stack = lab_time(stack, opts.time_factor)
     with Lab(stack, opts.workdir, replicas=0, model_repository=opts.model_repository, engine=opts.engine,
              backfill_seconds=0, models=models) as lab:
         asyncio.run(_drive(lab, opts, timeline, on_sample or (lambda s, line: None)))
@@ -145,12 +185,17 @@ async def _drive(lab: Lab, opts: LabVerifyOptions, tl: Timeline, on_sample: Call
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(asyncio.gather(load_task, scaler_task, return_exceptions=True), timeout=15)
         await scaler.close()
+        if load_task.done() and not load_task.cancelled() and load_task.exception() is None:
+            records = load_task.result().records
+            tl.requests = [(load_t0 + r.start_s, r.ttft_s if r.ok else None) for r in records]
 
 
 def _settled(scaler: LabAutoscaler, min_replicas: int) -> bool:
     """Back at min replicas, all Ready, and the pool shrunk to the nodes they need."""
     pool = scaler.pool
-    return pool.replicas == min_replicas and pool.ready_replicas == min_replicas and pool.launched_nodes <= min_replicas
+    warm = scaler.stack.spec.gpu_pool.warm_nodes  # warm nodes stay up by design
+    return pool.replicas == min_replicas and pool.ready_replicas == min_replicas and \
+        pool.launched_nodes <= min_replicas + warm
 
 
 async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, now: float, load: float,
@@ -162,8 +207,16 @@ async def _sample(prom: PrometheusClient, stack: Stack, scaler: LabAutoscaler, n
             return None
         return values[0] if values else None
 
+    def waiting() -> float | None:
+        try:
+            values = [s.value for s in prom.query(measures.engine_waiting(stack)) if s.value == s.value]
+        except (QueryError, ExternalError):
+            return None
+        return values[0] if values else None
+
     p90 = await asyncio.to_thread(ttft, 0.9)
     p95 = await asyncio.to_thread(ttft, measures.SLO_QUANTILE)
+    queue = await asyncio.to_thread(waiting)
     snap = scaler.snapshot()
     return Sample(now, load, snap.signal, snap.desired, snap.replicas, snap.ready, snap.nodes, p90, p95,
-                  snap.signal_prometheus, ok, failed)
+                  snap.signal_prometheus, ok, failed, queue)

@@ -10,6 +10,7 @@ from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
 from tritonobs.core.model import SignalUse, Stack
 from tritonobs.core.queries import expand_adapter
+from tritonobs.core.scaleahead import Floor
 from tritonobs.core.timeline import RunInfo
 
 # The SLO is stated at p95 (models[].slo.ttft_p95_seconds); p90 is drawn beside it.
@@ -25,6 +26,11 @@ def ttft_quantile(stack: Stack, quantile: float) -> str:
     return q.histogram_quantile(quantile, c.VLLM_TTFT, _model_matchers(stack), stack.rate_window)
 
 
+def engine_waiting(stack: Stack) -> str:
+    """Requests waiting inside the engines, summed over every pod and model of the stack."""
+    return q.sum_by((), q.sel(c.VLLM_WAITING, _model_matchers(stack)))
+
+
 def completed_per_second(stack: Stack) -> str:
     """Requests finished per second (the load an external generator achieved, as the engines saw it)."""
     return q.sum_by((), q.rate(q.sel(c.VLLM_E2E.count, _model_matchers(stack)), stack.rate_window))
@@ -35,6 +41,17 @@ def adapter_query(stack: Stack, use: SignalUse, pods: Sequence[str]) -> str:
     from tritonobs.core.render.adapter_rules import rule
 
     return expand_adapter(rule(stack, use)["metricsQuery"], stack.namespace, list(pods))
+
+
+def external_query(stack: Stack, floor: Floor, *, forecast: bool = True) -> str:
+    """The predictive floor's external rule expanded as prometheus-adapter does for the HPA's External metric
+    (forecast False: the same over the total record, which carries the same labels)."""
+    from tritonobs.core.queries import expand_adapter_external
+    from tritonobs.core.render.forecast import external_rule
+
+    selector = {"deployment": stack.spec.triton.deployment}
+    series = floor.floor_record if forecast else floor.total_record
+    return expand_adapter_external(external_rule(stack, floor)["metricsQuery"], series, stack.namespace, selector)
 
 
 def slo_seconds(stack: Stack) -> float:

@@ -59,7 +59,11 @@ def summary(tl: Timeline) -> dict[str, Any]:
 
 
 def report_json(tl: Timeline, results: Sequence[BudgetResult]) -> dict[str, Any]:
+    from tritonobs.verify.score import scores_json, timeline_scores
+
+    scores = timeline_scores(tl)
     doc = {
+        "score": None if scores is None else scores_json(scores),
         "outcome": outcome(tl, results),
         "budgets": [asdict(r) for r in results],
         "summary": summary(tl),
@@ -117,6 +121,14 @@ def report_markdown(tl: Timeline, results: Sequence[BudgetResult], png_name: str
         limit = "—" if r.limit is None else _fmt(r.limit, r.unit)
         result = "—" if r.limit is None else ("pass" if r.passed else "**FAIL**")
         lines.append(f"| {r.title} | {_fmt(r.measured, r.unit)} | {limit} | {result} | {r.note} |")
+    from tritonobs.verify.score import scores_markdown, timeline_scores
+
+    scores = timeline_scores(tl)
+    if scores is not None and info.capacity_per_replica is not None:
+        lines += ["", *scores_markdown(scores, info.capacity_per_replica, info.cold_start_seconds)]
+    else:
+        lines += ["", "No score against the oracle: the capacity per replica is not known (pass --capacity, "
+                  "measured by `tritonobs tune`)."]
     lines += ["", "## Timeline", "", f"![timeline]({png_name})", "", "| t (s) | event | subject | detail |", "|---|---|---|---|"]
     for e in tl.sorted_events():
         value = "" if e.value is None else f"{e.value:g}"
@@ -151,5 +163,5 @@ def write_report(out_dir: Path, tl: Timeline, results: Sequence[BudgetResult]) -
     paths = [out_dir / REPORT_JSON, out_dir / REPORT_MD, out_dir / TIMELINE_PNG]
     paths[0].write_text(json.dumps(report_json(tl, results), indent=2, sort_keys=True) + "\n")
     paths[1].write_text(report_markdown(tl, results))
-    paths[2].write_bytes(timeline_png(tl))
+    paths[2].write_bytes(timeline_png(tl, results))
     return paths

@@ -32,6 +32,7 @@ class LoadJobSpec:
     max_tokens: int | None = None
     image: str = DEFAULT_IMAGE
     url: str | None = None  # an L7 (per-request) gRPC balancer; default: follow the headless Service
+    parallelism: int = 1  # load pods; each runs one share of the rate or concurrency (Indexed Job)
 
 
 def job_name(stack: Stack) -> str:
@@ -82,11 +83,20 @@ def load_job(stack: Stack, spec: LoadJobSpec) -> KubeObject:
     ]
     if spec.max_tokens is not None:
         args += ["--max-tokens", str(spec.max_tokens)]
+    shards: dict[str, object] = {}
+    env: list[dict[str, object]] = []
+    if spec.parallelism > 1:
+        # An Indexed Job: pod i runs share i of N; the API server expands $(SHARD_INDEX) from the pod's env.
+        args += ["--shard", f"$(SHARD_INDEX)/{spec.parallelism}"]
+        shards = {"completionMode": "Indexed", "completions": spec.parallelism, "parallelism": spec.parallelism}
+        env = [{"name": "SHARD_INDEX", "valueFrom": {"fieldRef": {
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": job_name(stack), "namespace": stack.namespace, "labels": labels},
         "spec": {
+            **shards,
             "backoffLimit": 0,  # a failed load run is a result to look at, not something to retry
             # The send window plus the drain, with room for image pull and scheduling.
             "activeDeadlineSeconds": int(math.ceil(spec.duration_seconds)) + 600,
@@ -112,6 +122,7 @@ def load_job(stack: Stack, spec: LoadJobSpec) -> KubeObject:
                                 "capabilities": {"drop": ["ALL"]},
                             },
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            **({"env": env} if env else {}),
                         }
                     ],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
