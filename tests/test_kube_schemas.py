@@ -1,6 +1,6 @@
 """Every Kubernetes object we render validates: built-in kinds against the real OpenAPI schemas of
-Kubernetes 1.29 and 1.33 (kubernetes-validate, strict), CRD kinds against their required structure
-(kubernetes-validate has no CRD schemas and would silently pass them)."""
+Kubernetes 1.29 and 1.33 (kubernetes-validate, strict), CRD kinds against the upstream CRD schemas of KEDA and
+prometheus-operator (tests/crd_schema.py; kubernetes-validate has none and would silently pass them)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def validate(obj: dict[str, Any], version: str) -> None:
         kubernetes_validate.validate(obj, version, strict=True)
     for path in required:
         assert _get(obj, path), f"{kind}: {'.'.join(path)} is empty"
-    crd_schema.validate(obj)  # the real CRD schema of KEDA / prometheus-operator (tests/fixtures/crds)
+    crd_schema.validate(obj)  # KEDA's / prometheus-operator's CRD schema (cloudcoil model packages)
 
 
 @pytest.mark.parametrize("version", ["1.29", "1.33"])
