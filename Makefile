@@ -37,6 +37,7 @@ prometheus:
 lint: $(STAMP)
 	$(BIN)/ruff check tritonobs tests bench dashboards
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the layer contract in pyproject.toml
 
 render: $(STAMP)
 	$(BIN)/tritonobs render

@@ -99,7 +99,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Stack, Path]:
     stack = stack_of(VARIANTS[request.param])
     root = tmp_path_factory.mktemp(request.param)
-    emit.write(alerts.render(stack), root)
+    emit.write(alerts.render(stack) + alert_tests.render(stack), root)
     return stack, root
 
 
@@ -137,7 +137,7 @@ def test_generated_promtool_tests_pass(rendered: tuple[Stack, Path]) -> None:
 def test_generated_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
     """The tests are not vacuous: the rule file with a different threshold fails its test."""
     stack = stack_of({})
-    emit.write(alerts.render(stack), tmp_path)
+    emit.write(alerts.render(stack) + alert_tests.render(stack), tmp_path)
     rules_file = tmp_path / alerts.RULES_FILE
     text = rules_file.read_text()
     threshold = f"> {q.number(stack.spec.alerts.waiting_requests_high)}"

@@ -16,12 +16,13 @@ import yaml
 
 from tests.conftest import DASHBOARDS, EXAMPLE, VARIANTS, example_data, variant_stack
 from tritonobs.core import catalogue, promql
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.checks import check_queries, series_names
 from tritonobs.core.dashboards_loader import load_dashboards, load_one
 from tritonobs.core.errors import UsageError
+from tritonobs.core.expand import expand_grafana
 from tritonobs.core.model import Stack, resolve
-from tritonobs.core.queries import dashboard_queries, expand_grafana
-from tritonobs.core.render import DashboardSource
+from tritonobs.core.queries import dashboard_queries
 from tritonobs.core.render import dashboards as dash
 from tritonobs.core.render.dashboard_queries import counter_problems
 from tritonobs.core.render.panels import Series, timeseries

@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import VARIANTS, variant_stack
 from tritonobs.core.checks import series_names
-from tritonobs.core.queries import expand_adapter, expand_grafana
-from tritonobs.core.render import adapter_rules, hpa, keda
+from tritonobs.core.expand import expand_adapter, expand_grafana
+from tritonobs.core.render import adapter_rules, autoscaler_artifacts, hpa, keda
 from tritonobs.core.render.quantity import parse_quantity, quantity
 from tritonobs.core.signals import SIGNALS
 
@@ -82,7 +82,7 @@ def test_keda_scaledobject() -> None:
     assert trig["metricType"] == "AverageValue"
     # One element: an outer sum without grouping over the per-pod expression.
     assert meta["query"].startswith("sum(sum by (pod) (vllm:num_requests_waiting{")
-    assert hpa.render(stack)[0].path == "adapter_rules/keda-scaledobject.yaml"
+    assert [a.path for a in autoscaler_artifacts(stack)] == ["adapter_rules/keda-scaledobject.yaml"]
 
 
 @pytest.mark.parametrize("name", sorted(SIGNALS))

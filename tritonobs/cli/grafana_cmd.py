@@ -10,8 +10,7 @@ from rich.console import Console
 
 from tritonobs.aws.secrets import Secret, SecretNotFound, grafana_password
 from tritonobs.aws.session import session
-from tritonobs.cli.apply_cmd import spec_location
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SpecOption, load_stack, spec_location
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import aws_region, http_url

@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonobs.cli.options import EngineOpt, HfModelOpt, MaxSeqsOpt, VllmPythonOpt, lab_engine, load_stack
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import MAX_WAIT_SECONDS, input_dir, output_dir
 from tritonobs.core.model import Stack
-from tritonobs.core.render import DashboardSource
 from tritonobs.lab import daemon
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 from tritonobs.lab.example import find_spec

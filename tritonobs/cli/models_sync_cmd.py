@@ -12,9 +12,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from tritonobs.aws import s3sync
 from tritonobs.aws.session import client, session
-from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.models_cmd import models_app
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SpecOption, load_stack, spec_location
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import aws_region
 from tritonobs.models.model_code import missing_code

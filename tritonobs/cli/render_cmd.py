@@ -8,13 +8,14 @@ import typer
 from rich.console import Console
 
 from tritonobs import emit
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SpecOption, load_stack, spec_location
+from tritonobs.core.artifacts import Artifact, DashboardSource
 from tritonobs.core.checks import run_all
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import input_dir, output_dir
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, DashboardSource, render_all
+from tritonobs.core.render import render_all
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -57,7 +58,6 @@ def backend_notes(stack: Stack) -> list[str]:
 
 def print_warnings(stack: Stack, spec: Path) -> None:
     """Valid values that will not do what they suggest: `warning: file:line: key: what`, exit status unchanged."""
-    from tritonobs.cli.apply_cmd import spec_location  # lazy: apply_cmd imports this module
     from tritonobs.core.advice import warnings
 
     for w in warnings(stack):

@@ -248,8 +248,8 @@ def _lab(
     duration: str | None, model: str | None, max_tokens: int | None, connections: int, out_dir: Path,
     factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None, engine: LabEngine,
 ) -> None:
+    from tritonobs.core.measures import with_signal
     from tritonobs.verify.lab_run import MAX_TOKENS, SCALING_SIM, LabVerifyOptions, run_info, run_lab_verify
-    from tritonobs.verify.measures import with_signal
 
     if signal is not None:
         stack = with_signal(stack, signal)

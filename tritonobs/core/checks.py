@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import promql_parser
 
 from tritonobs.core import catalogue
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.model import Stack
 from tritonobs.core.queries import Query, all_queries, parse_ready
-from tritonobs.core.render import DashboardSource
+from tritonobs.core.render import adapter_rules, alerts, hpa
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,6 @@ def check_queries(queries: Sequence[Query], recorded: set[str]) -> list[Problem]
 
 def check_hpa_metrics(stack: Stack) -> list[Problem]:
     """Every Pods metric the HPA reads must be served by an adapter rule (else the HPA shows <unknown>)."""
-    from tritonobs.core.render import adapter_rules, hpa
 
     if stack.spec.autoscaling.engine != "adapter":
         return []
@@ -69,7 +69,5 @@ def check_hpa_metrics(stack: Stack) -> list[Problem]:
 
 
 def run_all(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Problem]:
-    from tritonobs.core.render import alerts
-
     recorded = {r["record"] for g in alerts.rule_groups(stack)["groups"] for r in g["rules"] if "record" in r}
     return check_hpa_metrics(stack) + check_queries(all_queries(stack, dashboards), recorded)

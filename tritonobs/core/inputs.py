@@ -9,6 +9,7 @@ Files are read bounded: regular files only (a FIFO or /dev/zero would block or n
 from __future__ import annotations
 
 import errno
+import ipaddress
 import math
 import os
 import re
@@ -200,7 +201,6 @@ _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 def _host_ok(host: str) -> bool:
     if ":" in host:  # IPv6 (already unbracketed)
-        import ipaddress
 
         try:
             ipaddress.IPv6Address(host.split("%", 1)[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -119,7 +120,6 @@ class Stack:
     @property
     def node_pool_matcher(self) -> list[str]:
         """kube_node_labels matchers for the GPU pool (kube-state-metrics sanitises label keys)."""
-        import re
 
         return [
             q.eq("label_" + re.sub(r"[^a-zA-Z0-9_]", "_", k), v)

@@ -8,6 +8,7 @@ same builder serves Grafana variables (`pod=~"$pod"`), concrete selectors and pr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from tritonobs.core.catalogue import Metric
@@ -38,7 +39,6 @@ def one_of(label: str, values: Iterable[str]) -> str:
     vals = sorted(set(values))
     if len(vals) == 1:
         return eq(label, vals[0])
-    import re
 
     return re_(label, "|".join(re.escape(v) for v in vals))
 

@@ -7,14 +7,15 @@ prometheus-adapter's `<<.LabelMatchers>>`/`<<.GroupBy>>` exactly as the adapter 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tritonobs.core import promql as q
+from tritonobs.core.artifacts import DashboardSource
+from tritonobs.core.expand import expand_adapter, expand_grafana
 from tritonobs.core.model import Stack
-from tritonobs.core.render import DashboardSource
+from tritonobs.core.render import adapter_rules, alerts, keda
+from tritonobs.core.render import dashboards as dash
 
 Origin = Literal["dashboard", "alert", "record", "adapter", "keda"]
 
@@ -50,9 +51,6 @@ def rule_queries(groups: dict[str, Any]) -> Iterator[Query]:
 
 
 def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Query]:
-    from tritonobs.core.render import adapter_rules, alerts, keda
-    from tritonobs.core.render import dashboards as dash
-
     out: list[Query] = []
     for src in dashboards:
         out += dashboard_queries(dash.build_json(stack, src))
@@ -64,44 +62,6 @@ def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Que
         for use in stack.signals:
             out.append(Query("keda", use.signal.adapter_metric, keda.trigger_query(stack, use)))
     return out
-
-
-# --- template expansion ---
-
-GRAFANA_DEFAULTS = {
-    "__rate_interval": "2m",
-    "__interval": "30s",
-    "__range": "1h",
-    "datasource": "prometheus",
-}
-
-
-def expand_grafana(expr: str, variables: dict[str, str]) -> str:
-    """Replace $var, ${var} and [[var]] the way Grafana does for a single (or regex-joined) value."""
-    values = {**GRAFANA_DEFAULTS, **variables}
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2) or m.group(3)
-        return values.get(name, m.group(0))
-
-    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]", sub, expr)
-
-
-def expand_adapter(expr: str, namespace: str, pods: Sequence[str], group_by: str = "pod") -> str:
-    """Expand a metricsQuery exactly as prometheus-adapter does for a namespaced pods request.
-
-    Upstream `pkg/naming/metrics_query.go` (metricsQuery.Build): LabelMatchers joins, with "," and no space,
-    the HPA metric selector's matchers (none here), `namespace="ns"`, then the resource label: `pod="a"`
-    (LabelEq) for one name, `pod=~"a|b"` (LabelMatches) for several, names joined with "|" unescaped.
-    GroupBy is the resource label, `pod`. The adapter never builds a query for zero names.
-    """
-    if not pods:
-        raise ValueError("prometheus-adapter builds no query for an empty list of pods")
-    pod = q.eq("pod", pods[0]) if len(pods) == 1 else q.re_("pod", "|".join(pods))
-    matchers = f"{q.eq('namespace', namespace)},{pod}"
-    fields = {"LabelMatchers": matchers, "GroupBy": group_by}
-    # Go templates allow spaces inside the action: `<< .GroupBy >>` is the same field.
-    return re.sub(r"<<\s*\.(LabelMatchers|GroupBy)\s*>>", lambda m: fields[m.group(1)], expr)
 
 
 def parse_ready(query: Query, namespace: str = "default") -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import tritonobs
 from tritonobs.core.errors import UsageError
 
 VLLM_VENV = Path(".venv-vllm")
@@ -68,6 +69,7 @@ class LabEngine:
         }
 
     def build_repository(self, src: Path, dst: Path, models: Sequence[str]) -> Path:
+        # lazily: lab_repository imports tritonclient (~0.4 s), and the CLI's options read this module.
         from tritonobs.models.lab_repository import build_lab_repository
 
         if self.kind == "vllm":
@@ -92,8 +94,6 @@ def omp_cores() -> str:
 
 
 def _candidates() -> list[Path]:
-    import tritonobs
-
     here = Path.cwd() / VLLM_VENV / "bin" / "python"
     checkout = Path(tritonobs.__file__).resolve().parents[1] / VLLM_VENV / "bin" / "python"
     return list(dict.fromkeys([here, checkout]))

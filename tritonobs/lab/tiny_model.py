@@ -63,6 +63,7 @@ def corpus() -> str:
 
 
 def _tokenizer(vocab_size: int) -> object:
+    # tokenizers, numpy and safetensors are the lab extra's, needed only when a tiny model is built.
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -79,7 +80,7 @@ def _tokenizer(vocab_size: int) -> object:
 
 
 def _weights(m: TinyLlama) -> dict[str, object]:
-    import numpy as np
+    import numpy as np  # lazily: start-up speed (see _tokenizer)
 
     rng = np.random.default_rng(m.seed)
     h, i, v = m.hidden_size, m.intermediate_size, m.vocab_size

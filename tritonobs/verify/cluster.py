@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tritonobs.core import kinds
+from tritonobs.core import kinds, measures
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.kinds import NODECLAIM
 from tritonobs.core.model import Stack
@@ -24,7 +24,6 @@ from tritonobs.hpa.manifest import parse_quantity
 from tritonobs.kube import custom_metrics, hpa
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.prom.client import PrometheusClient, QueryError
-from tritonobs.verify import measures
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 

@@ -6,38 +6,29 @@ repository shows them; `kube_objects` gives the Kubernetes objects `apply` sends
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from tritonobs.core.artifacts import Artifact, DashboardSource, KubeObject
 from tritonobs.core.model import Stack
-
-KubeObject = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Artifact:
-    path: str  # relative to the output root, e.g. "adapter_rules/hpa.yaml"
-    content: str
+from tritonobs.core.render import adapter_rules, alert_tests, alerts, hpa, keda, servicemonitor
+from tritonobs.core.render import dashboards as dash
 
 
-@dataclass(frozen=True)
-class DashboardSource:
-    """A dashboards-as-code source already loaded at the edge: its slug and its build function."""
+def autoscaler_artifacts(stack: Stack) -> list[Artifact]:
+    """The HPA manifest, or KEDA's ScaledObject when the spec picks KEDA."""
+    return keda.render(stack) if stack.spec.autoscaling.engine == "keda" else hpa.render(stack)
 
-    slug: str
-    build: Any  # Callable[[Stack], grafanalib.core.Dashboard]
+
+def autoscaler_objects(stack: Stack) -> list[KubeObject]:
+    return keda.objects(stack) if stack.spec.autoscaling.engine == "keda" else hpa.objects(stack)
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.core.render import adapter_rules, alerts, hpa, servicemonitor
-    from tritonobs.core.render import dashboards as dash
-
     out: list[Artifact] = []
     out += dash.render(stack, dashboards)
     out += adapter_rules.render(stack)
-    out += hpa.render(stack)
+    out += autoscaler_artifacts(stack)
     out += servicemonitor.render(stack)
     out += alerts.render(stack)
+    out += alert_tests.render(stack)
     return sorted(out, key=lambda a: a.path)
 
 
@@ -46,12 +37,9 @@ def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeOb
 
     Not here: the prometheus-adapter's rules. The adapter is shared, so apply merges them into its live
     configuration (kube/adapter.py) instead of owning an object."""
-    from tritonobs.core.render import alerts, hpa, servicemonitor
-    from tritonobs.core.render import dashboards as dash
-
     objs: list[KubeObject] = []
     objs += servicemonitor.objects(stack)
     objs += alerts.objects(stack)
     objs += dash.objects(stack, dashboards)
-    objs += hpa.objects(stack)
+    objs += autoscaler_objects(stack)
     return objs

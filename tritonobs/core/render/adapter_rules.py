@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact
 from tritonobs.core.render.adapter_merge import owner_filter
 from tritonobs.core.render.yamlfmt import to_yaml
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact
 from tritonobs.core.render import alerts as rules
 from tritonobs.core.render.yamlfmt import to_yaml
 

@@ -17,6 +17,7 @@ import promql_parser
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
+from tritonobs.core.expand import expand_grafana
 from tritonobs.core.model import SignalUse, Stack
 
 RATE = "$__rate_interval"
@@ -274,8 +275,6 @@ def counter_problems(expr: str) -> list[str]:
     the dashboard range, `increase(x[$__range])`; rate/increase only over counters. Empty when fine.
 
     Raises ValueError when the expression does not parse."""
-    from tritonobs.core.queries import expand_grafana
-
     problems: list[str] = []
 
     def raw(vs: Any) -> None:

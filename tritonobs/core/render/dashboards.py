@@ -14,9 +14,9 @@ from typing import Any
 from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Dashboard
 
+from tritonobs.core.artifacts import Artifact, DashboardSource, KubeObject
 from tritonobs.core.errors import UsageError
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, DashboardSource, KubeObject
 from tritonobs.core.render.yamlfmt import to_json, to_yaml
 
 JSON_DIR = "dashboards"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tritonobs.core.artifacts import Artifact, KubeObject
 from tritonobs.core.config import ScalingRules
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
 from tritonobs.core.render.quantity import quantity
 from tritonobs.core.render.yamlfmt import to_yaml
 
@@ -59,16 +59,8 @@ def hpa(stack: Stack) -> KubeObject:
 
 
 def objects(stack: Stack) -> list[KubeObject]:
-    from tritonobs.core.render import keda
-
-    if stack.spec.autoscaling.engine == "keda":
-        return keda.objects(stack)
     return [hpa(stack)]
 
 
 def render(stack: Stack) -> list[Artifact]:
-    from tritonobs.core.render import keda
-
-    if stack.spec.autoscaling.engine == "keda":
-        return keda.render(stack)
     return [Artifact("adapter_rules/hpa.yaml", to_yaml(hpa(stack)))]

@@ -14,8 +14,8 @@ rendered: KEDA applies them only between 0 and 1 replica, and tritonobs never sc
 from __future__ import annotations
 
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact, KubeObject
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact, KubeObject
 from tritonobs.core.render.hpa import behavior, scale_target_ref
 from tritonobs.core.render.yamlfmt import to_yaml
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import KubeObject
 
 COMPONENT = "app.kubernetes.io/component"
 DEFAULT_IMAGE = "tritonobs:0.1.0"  # built from this repository (docs/verify.md); push it where nodes can pull

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tritonobs.core import kinds
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import KubeObject
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 

@@ -9,8 +9,8 @@ derived from.
 from __future__ import annotations
 
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact, KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
 from tritonobs.core.render.yamlfmt import to_yaml
 
 

@@ -22,10 +22,14 @@ from typing import Any, Literal
 
 from tritonobs import backfill
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.checks import series_names
+from tritonobs.core.config import duration_seconds
+from tritonobs.core.expand import expand_adapter, expand_grafana
 from tritonobs.core.model import Stack
-from tritonobs.core.queries import Query, all_queries, dashboard_queries, expand_adapter, expand_grafana
-from tritonobs.core.render import DashboardSource
+from tritonobs.core.queries import Query, all_queries, dashboard_queries
+from tritonobs.core.render import adapter_rules
+from tritonobs.core.render import dashboards as dash
 from tritonobs.prom.client import PrometheusClient, QueryError
 
 Status = Literal["data", "empty", "error"]
@@ -98,8 +102,6 @@ def discover_pods(client: PrometheusClient, stack: Stack, series_query: str, at:
 
 
 def _relist_seconds(stack: Stack) -> float:
-    from tritonobs.core.config import duration_seconds
-
     return duration_seconds(stack.spec.monitoring.adapter_relist_interval)
 
 
@@ -163,8 +165,6 @@ def run_checks(
     on_progress: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
     """Evaluate every query of the stack; raises ExternalError only when Prometheus cannot be reached."""
-    from tritonobs.core.render import adapter_rules
-    from tritonobs.core.render import dashboards as dash
 
     at = time.time() if now is None else now
     window = default_window(stack, lookback, at)

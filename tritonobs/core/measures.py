@@ -8,8 +8,10 @@ from typing import Literal
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
-from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.queries import expand_adapter
+from tritonobs.core.expand import expand_adapter
+from tritonobs.core.model import SignalUse, Stack, resolve
+from tritonobs.core.render.adapter_rules import rule
+from tritonobs.core.signals import SIGNALS
 from tritonobs.core.timeline import RunInfo
 
 # The SLO is stated at p95 (models[].slo.ttft_p95_seconds); p90 is drawn beside it.
@@ -32,7 +34,6 @@ def completed_per_second(stack: Stack) -> str:
 
 def adapter_query(stack: Stack, use: SignalUse, pods: Sequence[str]) -> str:
     """The signal's adapter metricsQuery expanded exactly as prometheus-adapter does for these pods."""
-    from tritonobs.core.render.adapter_rules import rule
 
     return expand_adapter(rule(stack, use)["metricsQuery"], stack.namespace, list(pods))
 
@@ -68,8 +69,6 @@ def run_info(stack: Stack, *, mode: Literal["lab", "cluster"], hpa: str, profile
 
 def with_signal(stack: Stack, signal: str, target: float | None = None) -> Stack:
     """The stack with every model scaled on `signal` (target from the spec, else the catalogue default)."""
-    from tritonobs.core.model import resolve
-    from tritonobs.core.signals import SIGNALS
 
     spec = stack.spec
     chosen = target if target is not None else spec.autoscaling.targets.get(signal, SIGNALS[signal].default_target)  # type: ignore[call-overload]
