@@ -62,7 +62,7 @@ def push(
     region: str | None = RegionOption,
 ) -> None:
     """Push the rendered dashboards through the Grafana HTTP API (folder from the spec, overwrite)."""
-    from tritonobs import grafana_push
+    from tritonobs import grafana_push  # lazily: grafana-client and boto3 only for a push (start-up speed)
 
     if url is not None:
         http_url("--url", url, "http://grafana.monitoring.svc")

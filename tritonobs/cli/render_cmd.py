@@ -9,6 +9,7 @@ from rich.console import Console
 
 from tritonobs import emit
 from tritonobs.cli.options import SpecOption, load_stack, spec_location
+from tritonobs.core.advice import warnings
 from tritonobs.core.artifacts import Artifact, DashboardSource
 from tritonobs.core.checks import run_all
 from tritonobs.core.dashboards_loader import load_dashboards
@@ -16,6 +17,7 @@ from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import input_dir, output_dir
 from tritonobs.core.model import Stack
 from tritonobs.core.render import render_all
+from tritonobs.core.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -38,7 +40,6 @@ def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardS
 
 def backend_notes(stack: Stack) -> list[str]:
     """What still works for models on Triton's official vllm_backend, and what stays empty."""
-    from tritonobs.core.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
 
     release = image_release(stack.spec.triton.image)
     value = custom_metrics_value(release) if release else None
@@ -58,7 +59,6 @@ def backend_notes(stack: Stack) -> list[str]:
 
 def print_warnings(stack: Stack, spec: Path) -> None:
     """Valid values that will not do what they suggest: `warning: file:line: key: what`, exit status unchanged."""
-    from tritonobs.core.advice import warnings
 
     for w in warnings(stack):
         file, line = spec_location(spec, w.key)
