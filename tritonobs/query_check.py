@@ -112,7 +112,7 @@ def _range_check(client: PrometheusClient, query: Query, expr: str, window: Wind
     try:
         found = client.query_range(expr, window.start, window.end, window.step)
     except QueryError as e:
-        return result("error", detail=str(e))
+        return result("error", detail=e.detail)
     with_points = [s for s in found if any(not math.isnan(v) for v in s.values())]
     if with_points:
         return result("data", len(with_points))
@@ -128,7 +128,7 @@ def _adapter_check(client: PrometheusClient, stack: Stack, query: Query, series_
     try:
         samples = client.query(expr, at=at)
     except QueryError as e:
-        return CheckResult(query.origin, query.where, expr, "error", query.expect_data, detail=str(e))
+        return CheckResult(query.origin, query.where, expr, "error", query.expect_data, detail=e.detail)
     counts = Counter(s.labels.get("pod", "") for s in samples)
     per_pod = {pod: counts.get(pod, 0) for pod in pods}
     # The adapter keeps the last value per pod label and drops the rest: anything but exactly one

@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
         err.print("aborted", markup=False)
         sys.exit(1)
     except TritonobsError as e:
-        err.print(f"error: {_one_line(str(e))}", markup=False)
+        for line in e.lines():
+            err.print(f"error: {line}", markup=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted (Ctrl-C)", markup=False)

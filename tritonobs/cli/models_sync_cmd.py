@@ -48,13 +48,9 @@ def register(app: typer.Typer) -> None:
         s3 = client(session(region or stack.spec.cluster.region), "s3")
         try:
             remote = s3sync.list_remote(s3, repo.s3_bucket, repo.s3_prefix)
-        except s3sync.BucketMissing:
+        except s3sync.BucketMissing as e:
             file, line = spec_location(spec, ("model_repository", "s3_bucket"))
-            raise UsageError(
-                f"bucket {repo.s3_bucket!r} does not exist (or is in another account): fix model_repository.s3_bucket",
-                file=file,
-                line=line,
-            ) from None
+            raise UsageError(e.detail, file=file, line=line) from None
         with tempfile.TemporaryDirectory(prefix="tritonobs-model-code-") as tmp:
             # Version folders without model code get tritonobs' own (its one source), as the lab does.
             supplied = missing_code(root)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tritonobs.core import kinds
-from tritonobs.core.errors import TritonobsError
+from tritonobs.core.errors import ExternalError, TritonobsError
 from tritonobs.core.model import Stack
 from tritonobs.core.render.alerts import alerts as stack_alerts
 from tritonobs.kube import custom_metrics, hpa
@@ -25,8 +25,8 @@ Section = dict[str, Any]
 HttpGet = Callable[[str], tuple[int, bytes]]
 
 
-class Unreachable(Exception):
-    pass
+class Unreachable(ExternalError):
+    """An endpoint `status` reads (a Triton replica, Prometheus) did not answer usefully: exit 3, named."""
 
 
 def http_get(url: str) -> tuple[int, bytes]:
@@ -38,7 +38,7 @@ def http_get(url: str) -> tuple[int, bytes]:
         return int(e.code), e.read()
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise Unreachable(f"{url}: unreachable ({reason})") from None
+        raise Unreachable(url, f"unreachable ({reason})") from None
 
 
 def _ready(obj: JsonObj) -> bool:
@@ -106,11 +106,11 @@ def alerts(stack: Stack, prometheus_url: str, get: HttpGet = http_get) -> Sectio
     url = prometheus_url.rstrip("/") + "/api/v1/alerts"
     status, body = get(url)
     if status != 200:
-        raise Unreachable(f"{url}: HTTP {status}")
+        raise Unreachable(url, f"HTTP {status}")
     try:
         data = json.loads(body)["data"]["alerts"]
     except (ValueError, KeyError, TypeError):
-        raise Unreachable(f"{url}: not a Prometheus alerts answer") from None
+        raise Unreachable(url, "not a Prometheus alerts answer") from None
     ours = {a.name for a in stack_alerts(stack)}
     firing = [
         {
@@ -131,7 +131,7 @@ def alerts(stack: Stack, prometheus_url: str, get: HttpGet = http_get) -> Sectio
 def _guard(fn: Callable[[], Section]) -> Section:
     try:
         return fn()
-    except (TritonobsError, Unreachable) as e:
+    except TritonobsError as e:
         return {"error": str(e)}
 
 

@@ -19,12 +19,13 @@ from tritonobs.core.errors import ExternalError
 from tritonobs.core.inputs import prometheus_url
 
 
-class QueryError(Exception):
-    """Prometheus answered, but refused the query (bad PromQL, too many points, timeout)."""
+class QueryError(ExternalError):
+    """Prometheus answered, but refused the query (bad PromQL, too many points, timeout). Exit 3 like any
+    failure of the outside world; `detail` is the refusal without the endpoint, for per-query reports."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, endpoint: str = "Prometheus") -> None:
         self.error_type = error_type
-        super().__init__(f"{error_type}: {message}" if error_type else message)
+        super().__init__(endpoint, f"{error_type}: {message}" if error_type else message)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class PrometheusClient:
                 doc = json.loads(raw)
             except ValueError:
                 raise ExternalError(self.url, f"HTTP {e.code} from {path} (is this a Prometheus server?)") from None
-            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {e.code}"))) from None
+            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {e.code}")), self.url) from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise ExternalError(self.url, f"Prometheus unreachable ({reason})") from None
@@ -95,7 +96,7 @@ class PrometheusClient:
             raise ExternalError(self.url, f"{path} did not answer JSON (is this a Prometheus server?)") from None
         if not isinstance(doc, dict) or doc.get("status") != "success":
             err = doc.get("error", "unknown error") if isinstance(doc, dict) else "unexpected answer"
-            raise QueryError(str(doc.get("errorType", "")) if isinstance(doc, dict) else "", str(err))
+            raise QueryError(str(doc.get("errorType", "")) if isinstance(doc, dict) else "", str(err), self.url)
         return doc.get("data")
 
     # --- health ---
@@ -129,13 +130,13 @@ class PrometheusClient:
             ]
         if kind == "scalar":
             return [Sample({}, _float(result[1]), float(result[0]))]
-        raise QueryError("bad_data", f"expected an instant vector, got {kind}")
+        raise QueryError("bad_data", f"expected an instant vector, got {kind}", self.url)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[RangeSeries]:
         params = [("query", expr), ("start", f"{start:.3f}"), ("end", f"{end:.3f}"), ("step", f"{step:g}")]
         data = self._request("/api/v1/query_range", params, method="POST")
         if data.get("resultType") != "matrix":
-            raise QueryError("bad_data", f"expected a range vector, got {data.get('resultType')}")
+            raise QueryError("bad_data", f"expected a range vector, got {data.get('resultType')}", self.url)
         return [
             RangeSeries(dict(r.get("metric", {})), tuple((float(t), _float(v)) for t, v in r.get("values", [])))
             for r in data.get("result", [])
