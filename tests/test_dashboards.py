@@ -24,6 +24,7 @@ from tritonobs.core.expand import expand_grafana
 from tritonobs.core.model import Stack, resolve
 from tritonobs.core.queries import dashboard_queries
 from tritonobs.core.render import dashboards as dash
+from tritonobs.core.render import render, render_all
 from tritonobs.core.render.dashboard_queries import counter_problems
 from tritonobs.core.render.panels import Series, timeseries
 from tritonobs.core.spec_loader import parse_spec
@@ -366,8 +367,8 @@ def test_layout_ids_and_grid(example_stack: Stack) -> None:
 
 
 def test_uids_stable_across_runs_and_distinct_between_stacks(example_stack: Stack) -> None:
-    first = dash.render(example_stack, SOURCES)
-    again = dash.render(example_stack, load_dashboards(DASHBOARDS))
+    first = render_all(example_stack, SOURCES)
+    again = render_all(example_stack, load_dashboards(DASHBOARDS))
     assert first == again
     uids = {slug: d["uid"] for slug, d in built(example_stack).items()}
     assert len(set(uids.values())) == len(SLUGS)
@@ -382,11 +383,12 @@ def test_uids_stable_across_runs_and_distinct_between_stacks(example_stack: Stac
 
 
 def test_render_writes_json_and_configmaps(example_stack: Stack) -> None:
-    artifacts = {a.path: a.content for a in dash.render(example_stack, SOURCES)}
+    bundle = render(example_stack, SOURCES)
+    artifacts = {a.path: a.content for a in bundle.artifacts if a.path.startswith("dashboards/")}
     assert sorted(artifacts) == sorted(
         [f"dashboards/{s}.json" for s in SLUGS] + [f"dashboards/kubernetes/{s}.configmap.yaml" for s in SLUGS]
     )
-    objs = {o["metadata"]["name"]: o for o in dash.objects(example_stack, SOURCES)}
+    objs = {o["metadata"]["name"]: o for o in bundle.objects if o["kind"] == "ConfigMap"}
     assert sorted(objs) == [f"triton-vllm-dashboard-{s}" for s in SLUGS]
     for slug in SLUGS:
         cm = objs[f"triton-vllm-dashboard-{slug}"]

@@ -28,8 +28,7 @@ from tritonobs.core.config import duration_seconds
 from tritonobs.core.expand import expand_adapter, expand_grafana
 from tritonobs.core.model import Stack
 from tritonobs.core.queries import Query, all_queries, dashboard_queries
-from tritonobs.core.render import adapter_rules
-from tritonobs.core.render import dashboards as dash
+from tritonobs.core.render import adapter_rules, render
 from tritonobs.prom.client import PrometheusClient, QueryError
 
 Status = Literal["data", "empty", "error"]
@@ -168,7 +167,9 @@ def run_checks(
 
     at = time.time() if now is None else now
     window = default_window(stack, lookback, at)
-    series_queries = {r["name"]["as"]: r["seriesQuery"] for r in adapter_rules.rules(stack)}
+    bundle = render(stack, list(dashboards))
+    # With KEDA no adapter rule is rendered, but their seriesQuery still names the stack's pods.
+    series_queries = {r["name"]["as"]: r["seriesQuery"] for r in bundle.adapter_rules or adapter_rules.rules(stack)}
     pods = sorted({p for sq in series_queries.values() for p in discover_pods(client, stack, sq, at)})
     fixed = {
         "namespace": stack.namespace,
@@ -179,13 +180,14 @@ def run_checks(
         "__range": q.duration(window.lookback),
     }
     jobs: list[tuple[Query, Callable[[], CheckResult]]] = []
-    for src in dashboards:
-        board = dash.build_json(stack, src)
+    for board in bundle.dashboards.values():
         variables = _dashboard_variables(board, fixed)
         for query in dashboard_queries(board):
             expr = expand_grafana(query.expr, variables)
             jobs.append((query, partial(_range_check, client, query, expr, window)))
-    for query in all_queries(stack, []):
+    for query in all_queries(bundle):
+        if query.origin == "dashboard":
+            continue  # above, with the dashboard's variables
         if query.origin == "adapter":
             jobs.append((query, partial(_adapter_check, client, stack, query, series_queries[query.where], at)))
         else:

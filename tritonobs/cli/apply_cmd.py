@@ -15,7 +15,6 @@ from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import MAX_WAIT_SECONDS, number
 from tritonobs.core.model import Stack
-from tritonobs.core.render import kube_objects
 from tritonobs.kube import adapter, hpa, keda, preflight
 from tritonobs.kube import apply as engine
 from tritonobs.kube.client import JsonObj, Kube
@@ -133,8 +132,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Server-side-apply the stack's Kubernetes objects next to the Triton release."""
         number("--wait-seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
-        stack, sources, _ = prepare(spec, dashboards)
-        objects = kube_objects(stack, sources)
+        stack, _, bundle = prepare(spec, dashboards)
+        objects = bundle.objects
         engine.check_labels(stack, objects)
         kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
         _preflight(kube, stack, spec, objects)

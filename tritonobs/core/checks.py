@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import promql_parser
 
 from tritonobs.core import catalogue
-from tritonobs.core.artifacts import DashboardSource
-from tritonobs.core.model import Stack
 from tritonobs.core.queries import Query, all_queries, parse_ready
-from tritonobs.core.render import adapter_rules, alerts, hpa
+from tritonobs.core.render import Bundle
 
 
 @dataclass(frozen=True)
@@ -50,24 +48,25 @@ def check_queries(queries: Sequence[Query], recorded: set[str]) -> list[Problem]
     return problems
 
 
-def check_hpa_metrics(stack: Stack) -> list[Problem]:
+def check_hpa_metrics(bundle: Bundle) -> list[Problem]:
     """Every Pods metric the HPA reads must be served by an adapter rule (else the HPA shows <unknown>)."""
-
-    if stack.spec.autoscaling.engine != "adapter":
+    if bundle.keda:
         return []
-    served = {r["name"]["as"] for r in adapter_rules.rules(stack)}
+    served = {r["name"]["as"] for r in bundle.adapter_rules}
     problems = []
-    for m in hpa.hpa(stack)["spec"]["metrics"]:
+    hpa_name = bundle.autoscaler["metadata"]["name"]
+    for m in bundle.autoscaler["spec"]["metrics"]:
         name = m["pods"]["metric"]["name"]
         if name not in served:
-            problems.append(Problem(f"HPA {stack.hpa_name}", f"metric {name!r} has no prometheus-adapter rule"))
-    for r in adapter_rules.rules(stack):
+            problems.append(Problem(f"HPA {hpa_name}", f"metric {name!r} has no prometheus-adapter rule"))
+    for r in bundle.adapter_rules:
         mq = r["metricsQuery"]
         if "<<.LabelMatchers>>" not in mq or "<<.GroupBy>>" not in mq:
             problems.append(Problem(f"adapter rule {r['name']['as']}", "metricsQuery lacks LabelMatchers/GroupBy"))
     return problems
 
 
-def run_all(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Problem]:
-    recorded = {r["record"] for g in alerts.rule_groups(stack)["groups"] for r in g["rules"] if "record" in r}
-    return check_hpa_metrics(stack) + check_queries(all_queries(stack, dashboards), recorded)
+def run_all(bundle: Bundle) -> list[Problem]:
+    """The cross-artifact checks, over what was rendered (nothing is rendered again here)."""
+    recorded = {r["record"] for g in bundle.rule_groups["groups"] for r in g["rules"] if "record" in r}
+    return check_hpa_metrics(bundle) + check_queries(all_queries(bundle), recorded)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 
+from tritonobs.core import config
 from tritonobs.core import promql as q
 from tritonobs.core.config import Spec, duration_seconds
 from tritonobs.core.signals import SIGNALS, Signal
@@ -33,17 +34,116 @@ class SignalUse:
 
 
 @dataclass(frozen=True)
+class Triton:
+    """The Triton release tritonobs sits beside: where its pods run and how they are scraped."""
+
+    release: str
+    namespace: str
+    deployment: str
+    selector: Mapping[str, str]
+    metrics_service: str
+    metrics_port_name: str
+    grpc_port: int
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    hf_model_id: str
+    backend: str  # "tritonobs" (tritonobs' model.py, engine gauges) or "vllm" (Triton's vllm_backend)
+    ttft_p95_seconds: float  # the TTFT objective
+    scaling_signal: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    type: str
+    value: int
+    period_seconds: int
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    stabilization_window_seconds: int
+    select_policy: str
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    engine: str  # "adapter" (HPA on prometheus-adapter metrics) or "keda"
+    min_replicas: int
+    max_replicas: int
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+    keda_server_address: str
+    keda_polling_seconds: int
+    keda_fallback_failures: int
+    keda_fallback_replicas: int
+
+
+@dataclass(frozen=True)
+class GpuPool:
+    nodepool: str
+    node_selector: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    namespace: str
+    prometheus_release: str
+    scrape_interval: str
+    gpu_metrics: str  # "dcgm" or "triton"
+    adapter_install: str  # "helm" or "configmap"
+    grafana_folder: str
+    grafana_dashboard_label: Mapping[str, str]
+    grafana_datasource_uid: str
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Alert thresholds and `for` durations."""
+
+    failure_ratio: float
+    failure_for: str
+    waiting_requests_high: float
+    waiting_for: str
+    no_success_for: str
+    target_down_for: str
+    signal_absent_for: str
+    hpa_maxed_for: str
+    gpu_temp_celsius: float
+    gpu_power_ratio: float
+    gpu_for: str
+    gpu_power_limit_watts: float
+    gpu_xid_for: str
+    ttft_burn_fast: float
+    ttft_burn_fast_for: str
+    ttft_burn_slow: float
+    ttft_burn_slow_for: str
+    runbook_base_url: str
+
+
+@dataclass(frozen=True)
 class Stack:
+    """The resolved stack. Renderers and dashboard sources read these fields and properties, never `spec`:
+    renaming a field of tritonobs.yaml touches config.py and `resolve` only (tests/test_resolved_model.py).
+    `spec` stays for the edges (cli, kube, lab, verify), which also read what only they need."""
+
     spec: Spec
+    name: str
+    triton: Triton
+    models: tuple[Model, ...]
+    autoscaling: Autoscaling
+    gpu_pool: GpuPool
+    monitoring: Monitoring
+    alerts: Alerts
+    signals: tuple[SignalUse, ...]  # the signals the HPA scales on, with their per-pod targets
 
     # --- identity and labels ---
     @property
-    def name(self) -> str:
-        return self.spec.metadata.name
-
-    @property
     def namespace(self) -> str:
-        return self.spec.triton.namespace
+        return self.triton.namespace
 
     @property
     def labels(self) -> dict[str, str]:
@@ -51,18 +151,18 @@ class Stack:
 
     @property
     def model_names(self) -> tuple[str, ...]:
-        return tuple(m.name for m in self.spec.models)
+        return tuple(m.name for m in self.models)
 
     @property
     def gauge_models(self) -> tuple[str, ...]:
         """Models whose engine exports running/waiting/KV-cache gauges and queue time (tritonobs' model.py;
         Triton's official vllm_backend has none)."""
-        return tuple(m.name for m in self.spec.models if m.backend == "tritonobs")
+        return tuple(m.name for m in self.models if m.backend == "tritonobs")
 
     # --- timing ---
     @property
     def scrape_seconds(self) -> float:
-        return duration_seconds(self.spec.monitoring.scrape_interval)
+        return duration_seconds(self.monitoring.scrape_interval)
 
     @property
     def rate_window(self) -> str:
@@ -70,28 +170,17 @@ class Stack:
         return q.duration(4 * self.scrape_seconds)
 
     # --- scaling ---
-    @cached_property
-    def signals(self) -> tuple[SignalUse, ...]:
-        uses: dict[str, list[str]] = {}
-        for m in self.spec.models:
-            uses.setdefault(m.scaling_signal, []).append(m.name)
-        targets = self.spec.autoscaling.targets
-        return tuple(
-            SignalUse(SIGNALS[name], float(targets.get(name, SIGNALS[name].default_target)), tuple(models))  # type: ignore[call-overload]
-            for name, models in sorted(uses.items())
-        )
-
     def signal_matchers(self, use: SignalUse, *extra: str) -> list[str]:
         """Static matchers of a signal: the stack's namespace and the models using it."""
         return [q.eq("namespace", self.namespace), q.one_of("model", use.models), *extra]
 
     @property
     def hpa_name(self) -> str:
-        return self.spec.triton.deployment
+        return self.triton.deployment
 
     @property
     def scaledobject_name(self) -> str:
-        return self.spec.triton.deployment
+        return self.triton.deployment
 
     @property
     def keda_hpa_name(self) -> str:
@@ -100,7 +189,7 @@ class Stack:
     @property
     def effective_hpa_name(self) -> str:
         """The HPA object kube-state-metrics reports on (KEDA creates its own)."""
-        return self.keda_hpa_name if self.spec.autoscaling.engine == "keda" else self.hpa_name
+        return self.keda_hpa_name if self.autoscaling.engine == "keda" else self.hpa_name
 
     # --- monitoring objects ---
     @property
@@ -123,9 +212,61 @@ class Stack:
 
         return [
             q.eq("label_" + re.sub(r"[^a-zA-Z0-9_]", "_", k), v)
-            for k, v in sorted(self.spec.gpu_pool.node_selector.items())
+            for k, v in sorted(self.gpu_pool.node_selector.items())
         ]
 
 
+def _rules(r: config.ScalingRules) -> ScalingRules:
+    return ScalingRules(r.stabilization_window_seconds, r.select_policy,
+                        tuple(Policy(p.type, p.value, p.period_seconds) for p in r.policies))
+
+
+def _signals(spec: Spec) -> tuple[SignalUse, ...]:
+    uses: dict[str, list[str]] = {}
+    for m in spec.models:
+        uses.setdefault(m.scaling_signal, []).append(m.name)
+    targets = spec.autoscaling.targets
+    return tuple(
+        SignalUse(SIGNALS[name], float(targets.get(name, SIGNALS[name].default_target)), tuple(models))  # type: ignore[call-overload]
+        for name, models in sorted(uses.items())
+    )
+
+
 def resolve(spec: Spec) -> Stack:
-    return Stack(spec)
+    """The one place that reads the spec's schema for the renderers: a field renamed in config.py is
+    renamed here, and nowhere else."""
+    t, a, mon, al, pool = spec.triton, spec.autoscaling, spec.monitoring, spec.alerts, spec.gpu_pool
+    return Stack(
+        spec=spec,
+        name=spec.metadata.name,
+        triton=Triton(t.release, t.namespace, t.deployment, dict(sorted(t.selector.items())), t.metrics_service,
+                      t.metrics_port_name, t.grpc_port),
+        models=tuple(Model(m.name, m.hf_model_id, m.backend, m.slo.ttft_p95_seconds, m.scaling_signal)
+                     for m in spec.models),
+        autoscaling=Autoscaling(
+            engine=a.engine, min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+            scale_up=_rules(a.behavior.scale_up), scale_down=_rules(a.behavior.scale_down),
+            keda_server_address=a.keda.server_address, keda_polling_seconds=a.keda.polling_interval_seconds,
+            keda_fallback_failures=a.keda.fallback.failure_threshold,
+            keda_fallback_replicas=a.keda.fallback.replicas,
+        ),
+        gpu_pool=GpuPool(pool.nodepool, dict(pool.node_selector)),
+        monitoring=Monitoring(
+            namespace=mon.namespace, prometheus_release=mon.prometheus_release, scrape_interval=mon.scrape_interval,
+            gpu_metrics=mon.gpu_metrics, adapter_install=mon.adapter_install, grafana_folder=mon.grafana.folder,
+            grafana_dashboard_label=dict(mon.grafana.dashboard_label),
+            grafana_datasource_uid=mon.grafana.datasource_uid,
+        ),
+        alerts=Alerts(
+            failure_ratio=al.failure_ratio, failure_for=al.failure_for,
+            waiting_requests_high=al.waiting_requests_high, waiting_for=al.waiting_for,
+            no_success_for=al.no_success_for, target_down_for=al.target_down_for,
+            signal_absent_for=al.signal_absent_for, hpa_maxed_for=al.hpa_maxed_for,
+            gpu_temp_celsius=al.gpu_temp_celsius, gpu_power_ratio=al.gpu_power_ratio, gpu_for=al.gpu_for,
+            gpu_power_limit_watts=al.gpu_power_limit_watts, gpu_xid_for=al.gpu_xid_for,
+            ttft_burn_fast=al.ttft_burn_fast, ttft_burn_fast_for=al.ttft_burn_fast_for,
+            ttft_burn_slow=al.ttft_burn_slow, ttft_burn_slow_for=al.ttft_burn_slow_for,
+            runbook_base_url=al.runbook_base_url,
+        ),
+        signals=_signals(spec),
+    )

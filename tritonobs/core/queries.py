@@ -7,15 +7,12 @@ prometheus-adapter's `<<.LabelMatchers>>`/`<<.GroupBy>>` exactly as the adapter 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.expand import expand_adapter, expand_grafana
-from tritonobs.core.model import Stack
-from tritonobs.core.render import adapter_rules, alerts, keda
-from tritonobs.core.render import dashboards as dash
+from tritonobs.core.render import Bundle
 
 Origin = Literal["dashboard", "alert", "record", "adapter", "keda"]
 
@@ -50,17 +47,18 @@ def rule_queries(groups: dict[str, Any]) -> Iterator[Query]:
                 yield Query("alert", r["alert"], r["expr"], expect_data=False)
 
 
-def all_queries(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Query]:
+def all_queries(bundle: Bundle) -> list[Query]:
+    """Every query of a rendered bundle: dashboards, recording and alerting rules, then the scaling queries
+    (the adapter's metricsQuery, or KEDA's trigger query)."""
     out: list[Query] = []
-    for src in dashboards:
-        out += dashboard_queries(dash.build_json(stack, src))
-    out += rule_queries(alerts.rule_groups(stack))
-    if stack.spec.autoscaling.engine == "adapter":
-        for r in adapter_rules.rules(stack):
-            out.append(Query("adapter", r["name"]["as"], r["metricsQuery"]))
-    else:
-        for use in stack.signals:
-            out.append(Query("keda", use.signal.adapter_metric, keda.trigger_query(stack, use)))
+    for board in bundle.dashboards.values():
+        out += dashboard_queries(board)
+    out += rule_queries(bundle.rule_groups)
+    for r in bundle.adapter_rules:
+        out.append(Query("adapter", r["name"]["as"], r["metricsQuery"]))
+    if bundle.keda:
+        for t in bundle.autoscaler["spec"]["triggers"]:
+            out.append(Query("keda", t["name"], t["metadata"]["query"]))
     return out
 
 

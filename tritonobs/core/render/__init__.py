@@ -1,45 +1,82 @@
 """Pure renderers: resolved model in, artifacts out. No clock, environment, network or files here.
 
-Each artifact kind has its own module. `render_all` is the one place that lists them, in the order the
-repository shows them; `kube_objects` gives the Kubernetes objects `apply` sends, in dependency order.
+Each artifact kind has its own module. `render` is the one place that calls them, once each, and returns the
+`Bundle`: the rendered data (which the cross-artifact checks and the query inventory read), the files in the
+order the repository shows them, and the Kubernetes objects `apply` sends, in dependency order.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from tritonobs.core.artifacts import Artifact, DashboardSource, KubeObject
 from tritonobs.core.model import Stack
 from tritonobs.core.render import adapter_rules, alert_tests, alerts, hpa, keda, servicemonitor
 from tritonobs.core.render import dashboards as dash
+from tritonobs.core.render.yamlfmt import to_json, to_yaml
+
+ADAPTER_CONFIG_FILE = "adapter_rules/prometheus-adapter-config.yaml"
+HPA_FILE = "adapter_rules/hpa.yaml"
+SCALEDOBJECT_FILE = "adapter_rules/keda-scaledobject.yaml"
+SERVICEMONITOR_FILE = "adapter_rules/servicemonitor.yaml"
 
 
-def autoscaler_artifacts(stack: Stack) -> list[Artifact]:
-    """The HPA manifest, or KEDA's ScaledObject when the spec picks KEDA."""
-    return keda.render(stack) if stack.spec.autoscaling.engine == "keda" else hpa.render(stack)
+@dataclass(frozen=True)
+class Bundle:
+    """Every artifact of one stack, rendered once."""
+
+    dashboards: dict[str, dict[str, Any]]  # slug -> Grafana's JSON model
+    rule_groups: dict[str, Any]  # recording and alerting rules, as Prometheus loads them
+    adapter_rules: list[dict[str, Any]]  # prometheus-adapter rules; empty when KEDA scales
+    autoscaler: KubeObject  # the HorizontalPodAutoscaler, or KEDA's ScaledObject
+    objects: list[KubeObject]  # what `apply` sends, in dependency order (monitoring first, the HPA last)
+    artifacts: list[Artifact]  # the files `render` writes, sorted by path
+
+    @property
+    def keda(self) -> bool:
+        return self.autoscaler["kind"] == "ScaledObject"
 
 
-def autoscaler_objects(stack: Stack) -> list[KubeObject]:
-    return keda.objects(stack) if stack.spec.autoscaling.engine == "keda" else hpa.objects(stack)
+def render(stack: Stack, sources: list[DashboardSource]) -> Bundle:
+    """Not in the objects: the prometheus-adapter's rules. The adapter is shared, so apply merges them into
+    its live configuration (kube/adapter.py) instead of owning an object."""
+    boards = dash.build_all(stack, sources)
+    board_texts = {slug: to_json(board) for slug, board in boards.items()}
+    configmaps = {slug: dash.configmap(stack, slug, text) for slug, text in board_texts.items()}
+    groups = alerts.rule_groups(stack)
+    prometheus_rule = alerts.prometheus_rule(stack, groups)
+    use_keda = stack.autoscaling.engine == "keda"
+    rules = [] if use_keda else adapter_rules.rules(stack)
+    autoscaler = keda.scaled_object(stack) if use_keda else hpa.hpa(stack)
+    monitor = servicemonitor.service_monitor(stack)
+
+    files = [
+        *(Artifact(f"{dash.JSON_DIR}/{slug}.json", text) for slug, text in board_texts.items()),
+        *(Artifact(f"{dash.CONFIGMAP_DIR}/{slug}.configmap.yaml", to_yaml(cm)) for slug, cm in configmaps.items()),
+        Artifact(SCALEDOBJECT_FILE if use_keda else HPA_FILE, to_yaml(autoscaler)),
+        Artifact(SERVICEMONITOR_FILE, to_yaml(monitor)),
+        Artifact(alerts.RULES_FILE, to_yaml(groups)),
+        Artifact(alerts.PROMETHEUS_RULE_FILE, to_yaml(prometheus_rule)),
+        *alert_tests.render(stack),
+    ]
+    if not use_keda:
+        files.append(Artifact(ADAPTER_CONFIG_FILE, to_yaml({"rules": rules})))
+    return Bundle(
+        dashboards=boards,
+        rule_groups=groups,
+        adapter_rules=rules,
+        autoscaler=autoscaler,
+        objects=[monitor, prometheus_rule, *configmaps.values(), autoscaler],
+        artifacts=sorted(files, key=lambda a: a.path),
+    )
 
 
-def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    out: list[Artifact] = []
-    out += dash.render(stack, dashboards)
-    out += adapter_rules.render(stack)
-    out += autoscaler_artifacts(stack)
-    out += servicemonitor.render(stack)
-    out += alerts.render(stack)
-    out += alert_tests.render(stack)
-    return sorted(out, key=lambda a: a.path)
+def render_all(stack: Stack, sources: list[DashboardSource]) -> list[Artifact]:
+    """The files alone (tests, goldens); commands keep the whole Bundle from `render`."""
+    return render(stack, sources).artifacts
 
 
-def kube_objects(stack: Stack, dashboards: list[DashboardSource]) -> list[KubeObject]:
-    """Everything `tritonobs apply` owns and sends, in dependency order (monitoring first, the HPA last).
-
-    Not here: the prometheus-adapter's rules. The adapter is shared, so apply merges them into its live
-    configuration (kube/adapter.py) instead of owning an object."""
-    objs: list[KubeObject] = []
-    objs += servicemonitor.objects(stack)
-    objs += alerts.objects(stack)
-    objs += dash.objects(stack, dashboards)
-    objs += autoscaler_objects(stack)
-    return objs
+def kube_objects(stack: Stack, sources: list[DashboardSource]) -> list[KubeObject]:
+    """The objects alone (tests, rbac); commands keep the whole Bundle from `render`."""
+    return render(stack, sources).objects

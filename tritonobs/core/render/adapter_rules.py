@@ -16,10 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tritonobs.core import promql as q
-from tritonobs.core.artifacts import Artifact
 from tritonobs.core.model import SignalUse, Stack
 from tritonobs.core.render.adapter_merge import owner_filter
-from tritonobs.core.render.yamlfmt import to_yaml
 
 LABEL_MATCHERS = "<<.LabelMatchers>>"
 GROUP_BY = "<<.GroupBy>>"
@@ -44,10 +42,6 @@ def rules(stack: Stack) -> list[dict[str, Any]]:
     return [rule(stack, use) for use in stack.signals]
 
 
-def adapter_config(stack: Stack) -> dict[str, Any]:
-    return {"rules": rules(stack)}
-
-
 def prometheus_values(url: str) -> dict[str, Any]:
     """The chart's `prometheus.{url,port,path}` for a URL: it starts the adapter with `url:port` + `path`.
     apply compares the adapter release's values with this (it leaves a shared adapter's settings alone)."""
@@ -55,11 +49,3 @@ def prometheus_values(url: str) -> dict[str, Any]:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
     return {"url": f"{parts.scheme}://{host}", "port": port, "path": parts.path.rstrip("/")}
-
-
-def render(stack: Stack) -> list[Artifact]:
-    if stack.spec.autoscaling.engine != "adapter":
-        return []
-    return [
-        Artifact("adapter_rules/prometheus-adapter-config.yaml", to_yaml(adapter_config(stack))),
-    ]

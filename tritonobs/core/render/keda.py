@@ -14,10 +14,9 @@ rendered: KEDA applies them only between 0 and 1 replica, and tritonobs never sc
 from __future__ import annotations
 
 from tritonobs.core import promql as q
-from tritonobs.core.artifacts import Artifact, KubeObject
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import SignalUse, Stack
 from tritonobs.core.render.hpa import behavior, scale_target_ref
-from tritonobs.core.render.yamlfmt import to_yaml
 
 FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 
@@ -25,25 +24,24 @@ FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 def trigger_query(stack: Stack, use: SignalUse) -> str:
     # Only the Deployment's pods (`<deployment>-<hash>-<id>`): KEDA divides by the target's replicas, so a
     # pod of another workload serving the same models must not add to the numerator.
-    pods = q.re_("pod", f"{q.name_regex(stack.spec.triton.deployment)}-.+")
+    pods = q.re_("pod", f"{q.name_regex(stack.triton.deployment)}-.+")
     return q.agg("sum", use.signal.per_pod(stack.signal_matchers(use, pods), stack.rate_window, ["pod"]))
 
 
 def scaled_object(stack: Stack) -> KubeObject:
-    a = stack.spec.autoscaling
-    k = a.keda
+    a = stack.autoscaling
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": {"name": stack.scaledobject_name, "namespace": stack.namespace, "labels": stack.labels},
         "spec": {
             "scaleTargetRef": scale_target_ref(stack),
-            "pollingInterval": k.polling_interval_seconds,
+            "pollingInterval": a.keda_polling_seconds,
             "minReplicaCount": a.min_replicas,
             "maxReplicaCount": a.max_replicas,
             "fallback": {
-                "failureThreshold": k.fallback.failure_threshold,
-                "replicas": k.fallback.replicas,
+                "failureThreshold": a.keda_fallback_failures,
+                "replicas": a.keda_fallback_replicas,
                 "behavior": FALLBACK_BEHAVIOR,
             },
             "advanced": {"horizontalPodAutoscalerConfig": {"name": stack.keda_hpa_name, "behavior": behavior(stack)}},
@@ -53,7 +51,7 @@ def scaled_object(stack: Stack) -> KubeObject:
                     "name": use.signal.adapter_metric.replace("_", "-"),
                     "metricType": "AverageValue",
                     "metadata": {
-                        "serverAddress": k.server_address,
+                        "serverAddress": a.keda_server_address,
                         "query": trigger_query(stack, use),
                         # KEDA parses it as a float (strconv.ParseFloat), not as a quantity.
                         "threshold": q.number(use.target),
@@ -64,14 +62,3 @@ def scaled_object(stack: Stack) -> KubeObject:
             ],
         },
     }
-
-
-def objects(stack: Stack) -> list[KubeObject]:
-    return [scaled_object(stack)] if stack.spec.autoscaling.engine == "keda" else []
-
-
-def render(stack: Stack) -> list[Artifact]:
-    if stack.spec.autoscaling.engine != "keda":
-        return []
-    return [Artifact("adapter_rules/keda-scaledobject.yaml", to_yaml(scaled_object(stack)))]
-

@@ -43,13 +43,13 @@ def headless_name(stack: Stack) -> str:
 
 
 def discover_address(stack: Stack) -> str:
-    t = stack.spec.triton
+    t = stack.triton
     return f"{headless_name(stack)}.{t.namespace}.svc.cluster.local:{t.grpc_port}"
 
 
 def headless_service(stack: Stack) -> KubeObject:
     """DNS of the Triton pods that are Ready (clusterIP None, no publishNotReadyAddresses)."""
-    t = stack.spec.triton
+    t = stack.triton
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -274,7 +274,7 @@ def _pod_regex(deployment: str) -> str:
 
 
 def variables(stack: Stack) -> list[g.Template | AllByDefault]:
-    uid = stack.spec.monitoring.grafana.datasource_uid
+    uid = stack.monitoring.grafana_datasource_uid
     model_of_ns = q.sel(VARIABLE_METRIC, (NAMESPACE,))
     pods_of_models = q.sel(VARIABLE_METRIC, (NAMESPACE, q.re_("model", "$model")))
     return [
@@ -305,7 +305,7 @@ def variables(stack: Stack) -> list[g.Template | AllByDefault]:
                 name="pod",
                 label="Pod",
                 query=f"label_values({pods_of_models}, pod)",
-                regex=_pod_regex(stack.spec.triton.deployment),
+                regex=_pod_regex(stack.triton.deployment),
                 dataSource=DATASOURCE,
                 multi=True,
                 includeAll=True,
@@ -333,7 +333,7 @@ def dashboard(
         uid=stack.dashboard_uid(slug),
         description=f"{GENERATED_BY}. {description}",
         tags=["tritonobs", stack.name, *tags],
-        panels=_layout(sections, stack.spec.monitoring.scrape_interval),
+        panels=_layout(sections, stack.monitoring.scrape_interval),
         templating=g.Templating(list=variables(stack)),
         links=[
             g.DashboardLink(
@@ -346,7 +346,7 @@ def dashboard(
         ],
         editable=False,
         graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
-        refresh=stack.spec.monitoring.scrape_interval,
+        refresh=stack.monitoring.scrape_interval,
         schemaVersion=SCHEMA_VERSION,
         time=g.Time(time_from, "now"),
         timezone="browser",
