@@ -162,12 +162,15 @@ def number(option: str, value: float, lo: float, hi: float, *, lo_open: bool = F
     return value
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# The one duration grammar, for the spec and the command line: a number and a unit (ms, s, m, h, d), or
+# bare seconds. The spec takes its Prometheus subset (an integer and a unit: config.PROMETHEUS_DURATION),
+# because its durations are written into rules and queries.
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """'30s', '2m', '500ms', '1h', '12.5' (seconds) -> seconds. ValueError on anything else."""
+    """'30s', '2m', '500ms', '1h', '1d', '12.5' (seconds) -> seconds. ValueError on anything else."""
     m = _DURATION.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a duration (write e.g. 30s, 2m, 500ms)")

@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# The ownership labels are the resolved model's (it puts them on every object); re-exported for the edges.
+from tritonobs.core.model import MANAGED_BY as MANAGED_BY
+from tritonobs.core.model import PART_OF as PART_OF
 from tritonobs.core.model import Stack
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PART_OF = "app.kubernetes.io/part-of"
 FIELD_MANAGER = "tritonobs"
 HELM_RELEASE = "meta.helm.sh/release-name"  # the annotation Helm puts on every object of a release
 
@@ -71,6 +72,19 @@ NODECLAIM = Kind("karpenter.sh/v1", "NodeClaim", "nodeclaims", namespaced=False)
 # removes the HPA the old spec created.
 MANAGED: tuple[Kind, ...] = (SERVICE_MONITOR, PROMETHEUS_RULE, CONFIG_MAP, HPA, SCALED_OBJECT)
 _BY_KEY: dict[tuple[str, str], Kind] = {(k.api_version, k.kind): k for k in MANAGED}
+# Dependency order of what apply sends: what scrapes and records first, what reads the metrics (HPA/KEDA)
+# last. Prune goes the other way.
+APPLY_RANK: dict[str, int] = {
+    SERVICE_MONITOR.kind: 0,
+    PROMETHEUS_RULE.kind: 1,
+    CONFIG_MAP.kind: 2,
+    HPA.kind: 3,
+    SCALED_OBJECT.kind: 3,
+}
+
+
+def apply_ordered(objects: Iterable[Mapping[str, Any]]) -> list[Any]:
+    return sorted(objects, key=lambda o: APPLY_RANK.get(str(o.get("kind")), 2))
 
 CUSTOM_METRICS_GROUP = "custom.metrics.k8s.io"
 CUSTOM_METRICS_VERSION = "v1beta1"

@@ -93,10 +93,6 @@ def avg_from_counters(total: Metric, count: Metric, matchers: Sequence[str], win
     return ratio(sum_by(by, rate(sel(total, matchers), window)), sum_by(by, rate(sel(count, matchers), window)))
 
 
-def hist_avg(hist: Metric, matchers: Sequence[str], window: str, by: Sequence[str] = ()) -> str:
-    return ratio(sum_by(by, rate(sel(hist.sum, matchers), window)), sum_by(by, rate(sel(hist.count, matchers), window)))
-
-
 def scale(expr: str, factor: float) -> str:
     return f"({expr}) * {factor:g}" if factor >= 1 else f"({expr}) / {1 / factor:g}"
 

@@ -7,12 +7,11 @@ in its section. Only an unreachable cluster stops everything (ExternalError, exi
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from tritonobs import http
 from tritonobs.core import kinds
 from tritonobs.core.errors import ExternalError, TritonobsError
 from tritonobs.core.model import Stack
@@ -32,13 +31,9 @@ class Unreachable(ExternalError):
 def http_get(url: str) -> tuple[int, bytes]:
     """GET with a short timeout; HTTP error statuses are answers, connection failures are Unreachable."""
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310 (URLs come from the spec/flags)
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as e:
-        return int(e.code), e.read()
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise Unreachable(url, f"unreachable ({reason})") from None
+        return http.fetch(http.session(url, retries=0), "GET", url, timeout=HTTP_TIMEOUT)
+    except http.Unreachable as e:
+        raise Unreachable(url, f"unreachable ({e.reason})") from None
 
 
 def _ready(obj: JsonObj) -> bool:

@@ -22,7 +22,7 @@ SPECIAL_TOKENS = ("<unk>", "<s>", "</s>")  # ids 0, 1, 2 as in Llama's tokenizer
 
 @dataclass(frozen=True)
 class TinyLlama:
-    """Sizes of the model (FACTS.md: 3.4 MB, ~300 tokens/s at concurrency 1 on this machine kind)."""
+    """Sizes of the model (docs/facts.md: 3.4 MB, ~300 tokens/s at concurrency 1 on this machine kind)."""
 
     vocab_size: int = 2048
     hidden_size: int = 128

@@ -8,13 +8,13 @@ Prometheus rejects raises `QueryError`, which callers report per query instead o
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from requests.auth import AuthBase
+
+from tritonobs import http
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.inputs import prometheus_url
 
@@ -52,48 +52,31 @@ def _float(text: str) -> float:
 
 
 class PrometheusClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, auth: AuthBase | None = None) -> None:
+        """`auth`: a requests auth object, e.g. SigV4 signing for Amazon Managed Prometheus."""
         self.url = url.rstrip("/")
         self.timeout = timeout
-        # urllib would fail later with a bare ValueError: say what a Prometheus address looks like.
+        # A bad address would fail later with a bare error: say what a Prometheus address looks like.
         prometheus_url(url)
-        parts = urllib.parse.urlsplit(self.url)
-        host = parts.hostname or ""
-        # An http_proxy in the environment must not capture loopback traffic (the lab's Prometheus).
-        direct = host in ("127.0.0.1", "localhost", "::1")
-        self._opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if direct else []))
+        self._session = http.session(self.url, auth=auth)
 
     # --- transport ---
     def _request(self, path: str, params: Sequence[tuple[str, str]] = (), method: str = "GET") -> Any:
-        endpoint = f"{self.url}{path}"
-        body: bytes | None = None
-        url = endpoint
-        if method == "POST":
-            # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
-            body = urllib.parse.urlencode(list(params)).encode()
-        elif params:
-            url = f"{endpoint}?{urllib.parse.urlencode(list(params))}"
-        req = urllib.request.Request(url, data=body, method=method)
-        if body is not None:
-            req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
+        form = {"data": list(params)} if method == "POST" else {"params": list(params)}
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
-            raw = e.read()
-            try:
-                doc = json.loads(raw)
-            except ValueError:
-                raise ExternalError(self.url, f"HTTP {e.code} from {path} (is this a Prometheus server?)") from None
-            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {e.code}")), self.url) from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise ExternalError(self.url, f"Prometheus unreachable ({reason})") from None
+            status, raw = http.fetch(self._session, method, f"{self.url}{path}", timeout=self.timeout, **form)
+        except http.Unreachable as e:
+            raise ExternalError(self.url, f"Prometheus unreachable ({e.reason})") from None
         try:
             doc = json.loads(raw)
         except ValueError:
+            if status >= 400:
+                raise ExternalError(self.url, f"HTTP {status} from {path} (is this a Prometheus server?)") from None
             raise ExternalError(self.url, f"{path} did not answer JSON (is this a Prometheus server?)") from None
+        if status >= 400 and isinstance(doc, dict):
+            # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
+            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {status}")), self.url)
         if not isinstance(doc, dict) or doc.get("status") != "success":
             err = doc.get("error", "unknown error") if isinstance(doc, dict) else "unexpected answer"
             raise QueryError(str(doc.get("errorType", "")) if isinstance(doc, dict) else "", str(err), self.url)
@@ -103,19 +86,19 @@ class PrometheusClient:
     def ready(self) -> bool:
         """True when /-/ready answers 200 (TSDB loaded, rules loaded); False when not yet (never raises)."""
         try:
-            with self._opener.open(f"{self.url}/-/ready", timeout=min(self.timeout, 2.0)) as resp:
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError):
+            status, _ = http.fetch(self._session, "GET", f"{self.url}/-/ready", timeout=min(self.timeout, 2.0))
+        except http.Unreachable:
             return False
+        return status == 200
 
     def reload(self) -> None:
         """Ask Prometheus to re-read its config and rule files (needs --web.enable-lifecycle)."""
-        req = urllib.request.Request(f"{self.url}/-/reload", data=b"", method="POST")
         try:
-            with self._opener.open(req, timeout=self.timeout):
-                pass
-        except (urllib.error.URLError, OSError) as e:
-            raise ExternalError(self.url, f"reload failed ({getattr(e, 'reason', e)})") from None
+            status, _ = http.fetch(self._session, "POST", f"{self.url}/-/reload", timeout=self.timeout)
+        except http.Unreachable as e:
+            raise ExternalError(self.url, f"reload failed ({e.reason})") from None
+        if status >= 400:
+            raise ExternalError(self.url, f"reload failed (HTTP {status})")
 
     # --- queries ---
     def query(self, expr: str, at: float | None = None) -> list[Sample]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tritonobs.core import kinds
 from tritonobs.core.artifacts import Artifact, DashboardSource, KubeObject
 from tritonobs.core.model import Stack
 from tritonobs.core.render import adapter_rules, alert_tests, alerts, hpa, keda, servicemonitor
@@ -67,7 +68,7 @@ def render(stack: Stack, sources: list[DashboardSource]) -> Bundle:
         rule_groups=groups,
         adapter_rules=rules,
         autoscaler=autoscaler,
-        objects=[monitor, prometheus_rule, *configmaps.values(), autoscaler],
+        objects=kinds.apply_ordered([monitor, prometheus_rule, *configmaps.values(), autoscaler]),
         artifacts=sorted(files, key=lambda a: a.path),
     )
 

@@ -5,7 +5,7 @@ adapter is shared, so `tritonobs apply` merges them into its live rule list (ren
 Helm values or the ConfigMap are built from the cluster at apply time, never from the spec alone).
 
 Every metricsQuery carries `<<.LabelMatchers>>` and groups `by (<<.GroupBy>>)`: without either the adapter
-returns one series for many pods (or none) and the HPA shows `<unknown>` (FACTS.md). The seriesQuery's
+returns one series for many pods (or none) and the HPA shows `<unknown>` (docs/facts.md). The seriesQuery's
 static selector (namespace, models) is repeated in the metricsQuery, as the adapter requires.
 """
 

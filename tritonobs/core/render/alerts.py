@@ -382,7 +382,7 @@ def prometheus_rule(stack: Stack, groups: dict[str, Any] | None = None) -> KubeO
         "metadata": {
             "name": stack.prometheus_rule_name,
             "namespace": mon.namespace,
-            # kube-prometheus-stack only loads rules carrying its release label (FACTS.md).
+            # kube-prometheus-stack only loads rules carrying its release label (docs/facts.md).
             "labels": {**stack.labels, "release": mon.prometheus_release},
         },
         "spec": groups if groups is not None else rule_groups(stack),
