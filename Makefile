@@ -37,12 +37,15 @@ prometheus:
 lint: $(STAMP)
 	$(BIN)/ruff check tritonobs tests bench dashboards
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the layer contract in pyproject.toml
 
 render: $(STAMP)
 	$(BIN)/tritonobs render
 
+# The example's goldens are the committed outputs (render them first); the variants store what differs.
 goldens: $(STAMP)
-	TRITONOBS_UPDATE_GOLDENS=1 $(BIN)/pytest -q tests -k golden
+	$(BIN)/tritonobs render
+	TRITONOBS_UPDATE_GOLDENS=1 $(BIN)/pytest -q tests/test_goldens.py
 
 test: deps vllm lint
 	$(BIN)/tritonobs render --check

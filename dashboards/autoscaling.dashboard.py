@@ -33,9 +33,9 @@ def _signal_panel(stack: Stack, use: SignalUse, width: int) -> TimeSeries:
 
 
 def build(stack: Stack) -> Dashboard:
-    a = stack.spec.autoscaling
+    a = stack.autoscaling
     hpa = stack.effective_hpa_name
-    pool = stack.spec.gpu_pool
+    pool = stack.gpu_pool
     width = 24 if len(stack.signals) == 1 else 12
     signals = Section("Scaling signals", [_signal_panel(stack, use, width) for use in stack.signals])
     hpa_row = Section(

@@ -12,8 +12,7 @@ from grafanalib.core import Dashboard, Panel
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
 from tritonobs.core.catalogue import Metric
-from tritonobs.core.config import ModelSpec
-from tritonobs.core.model import Stack
+from tritonobs.core.model import Model, Stack
 from tritonobs.core.render import dashboard_queries as dq
 from tritonobs.core.render.panels import Section, Series, bargauge, dashboard, stat, timeseries
 
@@ -99,9 +98,9 @@ def _selected_models(stack: Stack) -> Section:
     )
 
 
-def _model_row(model: ModelSpec) -> Section:
+def _model_row(model: Model) -> Section:
     matchers = dq.one_model(model.name)
-    slo = model.slo.ttft_p95_seconds
+    slo = model.ttft_p95_seconds
     return Section(
         f"{model.name} ({model.hf_model_id}); TTFT objective p95 <= {slo:g} s",
         [
@@ -163,6 +162,6 @@ def build(stack: Stack) -> Dashboard:
         title="LLM engine",
         description="vLLM engine metrics per model: TTFT, time per output token, end-to-end latency and "
         "queue time quantiles, tokens per second, running and waiting requests, KV-cache usage.",
-        sections=[_selected_models(stack), *(_model_row(m) for m in stack.spec.models)],
+        sections=[_selected_models(stack), *(_model_row(m) for m in stack.models)],
         tags=["vllm"],
     )

@@ -23,7 +23,7 @@ TRITON_SCOPE = " For decoupled vLLM models this covers only execute() (the hand-
 
 def build(stack: Stack) -> Dashboard:
     gpu = dq.gpu(stack)
-    limit = stack.spec.alerts.gpu_power_limit_watts
+    limit = stack.alerts.gpu_power_limit_watts
     by_model = "{{model}}"
 
     seed = Section(
@@ -42,7 +42,7 @@ def build(stack: Stack) -> Dashboard:
                 series=[Series(gpu.power_avg, "mean")],
                 min_value=0,
                 max_value=limit,
-                steps=[(0.8 * limit, "orange"), (stack.spec.alerts.gpu_power_ratio * limit, "red")],
+                steps=[(0.8 * limit, "orange"), (stack.alerts.gpu_power_ratio * limit, "red")],
                 w=6,
             ),
             timeseries(

@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
+from tritonobs import backfill
 from tritonobs.core.model import Stack, resolve
 from tritonobs.core.spec_loader import parse_spec
 
 REPO = Path(__file__).resolve().parent.parent
+# The one promtool: where the Debian package puts it (`make prometheus`) and where `backfill` runs it. Required,
+# never skipped: the rule and panel tests are only as real as the engine that evaluates them.
+PROMTOOL = backfill.PROMTOOL
 EXAMPLE = REPO / "tritonobs.yaml"
 DASHBOARDS = REPO / "dashboards"
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +13,23 @@ import promql_parser
 import pytest
 import yaml
 
+from tests.conftest import PROMTOOL
 from tritonobs import emit
 from tritonobs.core import catalogue
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact
 from tritonobs.core.checks import check_queries, series_names
 from tritonobs.core.errors import SpecError
 from tritonobs.core.model import Stack, resolve
 from tritonobs.core.queries import rule_queries
-from tritonobs.core.render import alert_tests, alerts
+from tritonobs.core.render import alert_tests, alerts, render, render_all
 from tritonobs.core.spec_loader import parse_spec
+
+REPO = Path(__file__).resolve().parents[1]
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tritonobs.yaml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
-PROMTOOL = "/usr/bin/promtool"
 DELETE = object()  # marks a list item to remove in spec_text()
 
 
@@ -95,11 +100,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _alert_files(stack: Stack) -> list[Artifact]:
+    return [a for a in render_all(stack, []) if a.path.startswith("alerts/")]
+
+
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Stack, Path]:
     stack = stack_of(VARIANTS[request.param])
     root = tmp_path_factory.mktemp(request.param)
-    emit.write(alerts.render(stack), root)
+    emit.write(_alert_files(stack), root)
     return stack, root
 
 
@@ -137,7 +146,7 @@ def test_generated_promtool_tests_pass(rendered: tuple[Stack, Path]) -> None:
 def test_generated_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
     """The tests are not vacuous: the rule file with a different threshold fails its test."""
     stack = stack_of({})
-    emit.write(alerts.render(stack), tmp_path)
+    emit.write(_alert_files(stack), tmp_path)
     rules_file = tmp_path / alerts.RULES_FILE
     text = rules_file.read_text()
     threshold = f"> {q.number(stack.spec.alerts.waiting_requests_high)}"
@@ -303,7 +312,7 @@ def test_temperature_and_xid_need_dcgm() -> None:
     assert "TritonGpuPowerNearLimit" in names
     assert not names & {"TritonGpuTemperatureHigh", "TritonGpuXidError"}
     power = next(r for r in alert_rules(stack_of({"monitoring.gpu_metrics": "triton"})) if r["alert"] == "TritonGpuPowerNearLimit")
-    assert series_names(power["expr"]) == [catalogue.NV_GPU_POWER_USAGE.name, catalogue.NV_GPU_POWER_LIMIT.name]
+    assert power["expr"] == 'nv_gpu_power_usage{namespace="triton-vllm"} / nv_gpu_power_limit{namespace="triton-vllm"} > 0.98'
 
 
 # --- artifacts and objects ---
@@ -311,22 +320,29 @@ def test_temperature_and_xid_need_dcgm() -> None:
 
 def test_prometheus_rule_object() -> None:
     stack = stack_of({})
-    (obj,) = alerts.objects(stack)
+    bundle = render(stack, [])
+    (obj,) = [o for o in bundle.objects if o["kind"] == "PrometheusRule"]
     assert obj["apiVersion"] == "monitoring.coreos.com/v1" and obj["kind"] == "PrometheusRule"
     assert obj["metadata"]["name"] == stack.prometheus_rule_name == "triton-vllm-tritonobs"
     assert obj["metadata"]["namespace"] == "monitoring"
     assert obj["metadata"]["labels"] == {**stack.labels, "release": "kube-prometheus-stack"}
-    assert obj["spec"] == alerts.rule_groups(stack)
-    artifacts = {a.path: a.content for a in alerts.render(stack)}
+    artifacts = {a.path: a.content for a in bundle.artifacts}
     assert yaml.safe_load(artifacts[alerts.PROMETHEUS_RULE_FILE]) == obj
-    assert yaml.safe_load(artifacts[alerts.RULES_FILE]) == alerts.rule_groups(stack)
+    # The operator's object carries the very rule file Prometheus loads (same groups, same rules).
+    assert obj["spec"] == yaml.safe_load(artifacts[alerts.RULES_FILE]) == bundle.rule_groups
     assert [g["name"] for g in obj["spec"]["groups"]] == [
-        alerts.GROUP_SIGNALS, alerts.GROUP_SLO, *alerts.ALERT_GROUPS
+        "tritonobs.signals", "tritonobs.slo", "tritonobs.triton", "tritonobs.autoscaling", "tritonobs.gpu"
     ]
 
 
-def test_rendering_is_deterministic() -> None:
-    assert alerts.render(stack_of({})) == alerts.render(stack_of({}))
+def test_rendering_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """Byte-identical files from two processes with different string hash seeds (set and dict orders)."""
+    for seed in ("1", "2"):
+        subprocess.run([sys.executable, "-m", "tritonobs", "render", "--out", str(tmp_path / seed)], cwd=REPO,
+                       env={**os.environ, "PYTHONHASHSEED": seed}, check=True, capture_output=True, timeout=300)
+    first = {p.relative_to(tmp_path / "1"): p.read_bytes() for p in (tmp_path / "1").rglob("*") if p.is_file()}
+    second = {p.relative_to(tmp_path / "2"): p.read_bytes() for p in (tmp_path / "2").rglob("*") if p.is_file()}
+    assert len(first) == 24 and first == second
 
 
 def test_prometheus_template_subset() -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, variant_stack
+from tests.conftest import EXAMPLE, PROMTOOL, variant_stack
 from tritonobs import backfill
 from tritonobs.core import catalogue as c
 from tritonobs.core.model import Stack
@@ -85,14 +84,13 @@ def test_deterministic_and_follows_the_spec() -> None:
     assert 'horizontalpodautoscaler="keda-hpa-' in keda and 'horizontalpodautoscaler="keda-hpa-' not in a
 
 
-@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool not installed (apt-get install -y prometheus)")
 def test_promtool_creates_blocks(tmp_path: Path, example_stack: Stack) -> None:
     text = backfill.openmetrics(example_stack, PODS, 1_700_000_000.0, 1_700_000_600.0, 1.0)
     tsdb = tmp_path / "data"
     backfill.backfill(text, tsdb)
     blocks = [p for p in tsdb.iterdir() if (p / "meta.json").exists()]
     assert blocks
-    dump = subprocess.run(["promtool", "tsdb", "list", str(tsdb)], capture_output=True, text=True, check=True)
+    dump = subprocess.run([PROMTOOL, "tsdb", "list", str(tsdb)], capture_output=True, text=True, check=True)
     expected = len(parse(text))
     assert sum(int(line.split()[4]) for line in dump.stdout.splitlines()[1:]) == expected
 

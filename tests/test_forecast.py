@@ -15,7 +15,7 @@ from tritonobs import emit
 from tritonobs.core.checks import check_hpa_metrics, run_all
 from tritonobs.core.model import Stack
 from tritonobs.core.queries import all_queries
-from tritonobs.core.render import adapter_rules, alerts, forecast, forecast_tests, hpa, keda
+from tritonobs.core.render import alerts, forecast, forecast_tests, hpa, keda, render, render_all
 
 PROMTOOL = "/usr/bin/promtool"
 PREDICTIVE = ("predictive", "predictive-keda-inflight")
@@ -28,7 +28,8 @@ def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def write(stack: Stack, root: Path) -> None:
-    emit.write([*alerts.render(stack), *forecast_tests.render(stack)], root)
+    """The rules and every promtool test file, as `render` writes them."""
+    emit.write([a for a in render_all(stack, []) if a.path.startswith("alerts/")], root)
 
 
 @pytest.mark.parametrize("variant", PREDICTIVE)
@@ -59,8 +60,9 @@ def test_every_generated_alert_test_passes_with_the_forecast_group(variant: str,
 def test_example_renders_no_floor() -> None:
     stack = variant_stack("example")
     assert forecast.records(stack) == []
-    assert forecast_tests.render(stack) == []
-    assert "externalRules" not in adapter_rules.adapter_config(stack)
+    bundle = render(stack, [])
+    assert not any(a.path == forecast_tests.FILE for a in bundle.artifacts)
+    assert "externalRules" not in bundle.adapter_config and bundle.external_rules == []
     assert [m["type"] for m in hpa.hpa(stack)["spec"]["metrics"]] == ["Pods"]
 
 
@@ -104,7 +106,8 @@ def test_hpa_keeps_the_reactive_metric_first_and_adds_the_floor() -> None:
 
 def test_adapter_external_rule() -> None:
     stack = variant_stack("predictive")
-    (rule,) = adapter_rules.adapter_config(stack)["externalRules"]
+    bundle = render(stack, [])
+    (rule,) = bundle.adapter_config["externalRules"]
     assert rule == {
         "seriesQuery": f'namespace:tritonobs_waiting_requests:floor{{namespace!="", deployment="{DEPLOYMENT}"}}',
         "seriesFilters": [{"isNot": "^tritonobs/part-of=triton-vllm$"}],
@@ -112,7 +115,7 @@ def test_adapter_external_rule() -> None:
         "name": {"matches": "^namespace:tritonobs_waiting_requests:floor$", "as": "tritonobs_waiting_requests_floor"},
         "metricsQuery": f'max by (namespace, deployment) (<<.Series>>{{<<.LabelMatchers>>,deployment="{DEPLOYMENT}"}})',
     }
-    external = [q for q in all_queries(stack, []) if q.origin == "external"]
+    external = [q for q in all_queries(bundle) if q.origin == "external"]
     assert [q.expr for q in external] == [
         "max by (namespace, deployment) (namespace:tritonobs_waiting_requests:floor"
         f'{{deployment="{DEPLOYMENT}",namespace="triton-vllm",deployment="{DEPLOYMENT}"}})'
@@ -134,12 +137,13 @@ def test_keda_second_trigger_reads_the_same_record() -> None:
         f"predict_linear(namespace:tritonobs_inflight_requests:sum{OWN}[6m], 360)"
     )
     assert "vllm:num_requests_running" in records["namespace:tritonobs_inflight_requests:sum"]
-    assert "externalRules" not in adapter_rules.adapter_config(stack)  # KEDA: the adapter is not involved
+    bundle = render(stack, [])
+    assert "externalRules" not in bundle.adapter_config and bundle.adapter_rules == []  # KEDA: no adapter
 
 
 @pytest.mark.parametrize("variant", PREDICTIVE)
 def test_cross_artifact_checks_pass(variant: str) -> None:
-    assert run_all(variant_stack(variant), []) == []
+    assert run_all(render(variant_stack(variant), [])) == []
 
 
 def test_cross_check_catches_an_external_metric_without_its_rule(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +156,7 @@ def test_cross_check_catches_an_external_metric_without_its_rule(monkeypatch: py
         return obj
 
     monkeypatch.setattr(hpa, "hpa", renamed)
-    (problem,) = check_hpa_metrics(stack)
+    (problem,) = check_hpa_metrics(render(stack, []))
     assert str(problem) == (
         f"HPA {DEPLOYMENT} external metric 'tritonobs_waiting_requests_flor': served by 0 prometheus-adapter "
         "external rules (need exactly 1)"
@@ -169,7 +173,7 @@ def test_cross_check_catches_a_selector_the_record_lacks(monkeypatch: pytest.Mon
         return obj
 
     monkeypatch.setattr(hpa, "hpa", other)
-    (problem,) = check_hpa_metrics(stack)
+    (problem,) = check_hpa_metrics(render(stack, []))
     assert "selects deployment='other', but the recorded floor has deployment=" in str(problem)
 
 

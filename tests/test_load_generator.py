@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import time
 
 import pytest
 
@@ -89,14 +90,20 @@ def test_stop_ends_the_send_window_early() -> None:
     plan = LoadPlan("open", Constant(50.0), duration_s=60.0, drain_s=5.0)
     gen = LoadGenerator([_closed_url()], "llama2", plan)
 
-    async def run_then_stop() -> RunResult:
+    async def run_then_stop() -> tuple[RunResult, float]:
         task = asyncio.create_task(gen.run())
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while gen.stats().sent < 5:  # poll until the send window is open and sending
+            assert time.monotonic() < deadline, "no request sent within 10 s"
+            await asyncio.sleep(0.01)
+        stopped = time.monotonic()
         gen.stop()
-        return await asyncio.wait_for(task, timeout=10)
+        result = await asyncio.wait_for(task, timeout=10)
+        return result, time.monotonic() - stopped
 
-    result = asyncio.run(run_then_stop())
-    assert 0 < len(result.records) < 200  # ~15 expected in 0.3 s at 50/s; the 60 s window never ran
+    result, after_stop = asyncio.run(run_then_stop())
+    assert 5 <= len(result.records) < 200  # at 50/s; the 60 s window (3000 requests) never ran out
+    assert after_stop < 6.0  # at most the 5 s drain after stop()
 
 
 def test_set_targets_moves_new_requests() -> None:

@@ -171,12 +171,12 @@ def test_bad_refs_are_one_line_exit_2(repo: Path, capsys: pytest.CaptureFixture[
 
 def test_keda_change_is_replayed_through_the_hpa_keda_makes() -> None:
     from tests.conftest import variant_stack
-    from tritonobs.core.render import keda
+    from tritonobs.core.render import SCALEDOBJECT_FILE, render_all
     from tritonobs.hpa.manifest import parse_hpa
     from tritonobs.review.hpa_effect import effect, keda_as_hpa
 
     stack = variant_stack("keda")
-    (art,) = keda.render(stack)
+    (art,) = [a for a in render_all(stack, []) if a.path == SCALEDOBJECT_FILE]
     hpa = parse_hpa(keda_as_hpa(art.content))
     assert (hpa.min_replicas, hpa.max_replicas) == (1, 5)
     assert [(m.kind, m.target_type, m.target_milli) for m in hpa.metrics] == [("External", "AverageValue", 2000)]

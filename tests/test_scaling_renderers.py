@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import pytest
+from kubernetes.utils.quantity import parse_quantity
 
 from tests.conftest import VARIANTS, variant_stack
 from tritonobs.core.checks import series_names
-from tritonobs.core.queries import expand_adapter, expand_grafana
-from tritonobs.core.render import adapter_rules, hpa, keda
-from tritonobs.core.render.quantity import parse_quantity, quantity
+from tritonobs.core.expand import expand_adapter, expand_grafana
+from tritonobs.core.render import (
+    ADAPTER_CONFIG_FILE,
+    HPA_FILE,
+    SCALEDOBJECT_FILE,
+    adapter_rules,
+    hpa,
+    keda,
+    render,
+)
+from tritonobs.core.render.quantity import quantity
 from tritonobs.core.signals import SIGNALS
 
 
 @pytest.mark.parametrize(("value", "text"), [(2.0, "2"), (0.05, "50m"), (1.5, "1500m"), (10, "10"), (0.001, "1m")])
 def test_quantity_roundtrip(value: float, text: str) -> None:
     assert quantity(value) == text
-    assert parse_quantity(text) == pytest.approx(value)
+    assert float(parse_quantity(text)) == pytest.approx(value)  # as the API server reads it
 
 
 def test_quantity_rejects_sub_milli() -> None:
@@ -40,7 +49,9 @@ def test_adapter_rule_for_example() -> None:
 def test_every_adapter_rule_groups_by_pod_and_parses(variant: str) -> None:
     stack = variant_stack(variant)
     if stack.spec.autoscaling.engine != "adapter":
-        assert adapter_rules.render(stack) == []
+        bundle = render(stack, [])
+        assert bundle.adapter_rules == []
+        assert ADAPTER_CONFIG_FILE not in {a.path for a in bundle.artifacts}
         return
     for rule in adapter_rules.rules(stack):
         mq = rule["metricsQuery"]
@@ -69,7 +80,7 @@ def test_hpa_targets_and_behavior() -> None:
 
 def test_keda_scaledobject() -> None:
     stack = variant_stack("keda")
-    (so,) = keda.objects(stack)
+    so = keda.scaled_object(stack)
     (trig,) = so["spec"]["triggers"]
     meta = trig["metadata"]
     assert meta["ignoreNullValues"] == "false"
@@ -82,7 +93,8 @@ def test_keda_scaledobject() -> None:
     assert trig["metricType"] == "AverageValue"
     # One element: an outer sum without grouping over the per-pod expression.
     assert meta["query"].startswith("sum(sum by (pod) (vllm:num_requests_waiting{")
-    assert hpa.render(stack)[0].path == "adapter_rules/keda-scaledobject.yaml"
+    paths = {a.path for a in render(stack, []).artifacts}
+    assert SCALEDOBJECT_FILE in paths and HPA_FILE not in paths
 
 
 @pytest.mark.parametrize("name", sorted(SIGNALS))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.conftest import PROMTOOL
 from tritonobs.core import catalogue as c
 from tritonobs.core.signals import SIGNALS
 
@@ -57,6 +58,6 @@ def test_ttft_p90_reads_top_bucket_when_saturated_and_zero_when_idle(tmp_path: P
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(test))
     result = subprocess.run(
-        ["promtool", "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True, check=False
+        [PROMTOOL, "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr

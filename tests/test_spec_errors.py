@@ -92,3 +92,50 @@ def test_missing_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         main(["validate", "--spec", str(tmp_path / "nope.yaml")])
     assert exc.value.code == 2
     assert "nope.yaml: file not found" in capsys.readouterr().err
+
+
+MULTI = {
+    "five-mistakes": [
+        "10: cluster.regoin: unknown key (check the spelling; see the spec reference in README.md)",
+        "13: triton.namespace: not a Kubernetes name (got 'Triton_VLLM'): use lowercase letters, digits, '-' and '.'",
+        "44: autoscaling.max_replicas: Input should be a valid integer (got '5'): write a plain number, without quotes",
+        "48: autoscaling.targets.waiting_requests: Input should be greater than 0",
+        "76: monitoring.scrape_interval: not a duration (got '30 seconds'): write a number and a unit, e.g. 30s, 5m, 1h",
+    ],
+    "three-cross-field-mistakes": [
+        "35: models[1].gpu: GPU index 4 does not exist in a pod with 4 GPUs",
+        "43: autoscaling.min_replicas: must be <= max_replicas (6 > 5)",
+        "77: monitoring.adapter_relist_interval: must be >= scrape_interval (30s), or adapter metrics flap",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_every_problem_of_a_spec_in_one_run(name: str, command: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Independent mistakes are all reported at once, one located line each, sorted by line; exit 2."""
+    spec = BAD / "multi" / f"{name}.yaml"
+    out = tmp_path / "out"
+    args = [command, "--spec", str(spec), "--dashboards", str(DASHBOARDS)]
+    if command == "render":
+        args += ["--out", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {spec}:{line}" for line in MULTI[name]]
+    assert not out.exists()
+
+
+def test_every_repeated_key_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (BAD.parent.parent / "tritonobs.yaml").read_text()
+    text = text.replace("  region: us-west-2\n", "  region: us-west-2\n  region: us-east-1\n", 1)
+    text = text.replace("  engine: adapter\n", "  engine: adapter\n  engine: keda\n", 1)
+    spec = tmp_path / "tritonobs.yaml"
+    spec.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--spec", str(spec)])
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: {spec}:{n}: {key}: key appears twice (the second would silently win)"
+                     for n, key in [(10, "cluster.region"), (43, "autoscaling.engine")]]

@@ -6,7 +6,9 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonobs.core.render import Artifact
+from tritonobs.core.artifacts import Artifact
+from tritonobs.core.errors import UsageError
+from tritonobs.core.model import GENERATED_BY
 
 # Folders whose files are all generated; a generated-looking file there that we no longer render is stale.
 OWNED_SUFFIXES = (".json", ".yaml")
@@ -39,7 +41,6 @@ def drift(artifacts: list[Artifact], root: Path) -> list[Drift]:
 
 def stale(artifacts: list[Artifact], root: Path) -> list[str]:
     """Files carrying our generated header, in folders we render into, that the current spec doesn't produce."""
-    from tritonobs.core.model import GENERATED_BY
 
     rendered = {a.path for a in artifacts}
     folders = {str(Path(p).parent) for p in rendered}
@@ -57,7 +58,6 @@ def stale(artifacts: list[Artifact], root: Path) -> list[str]:
 def check_writable(artifacts: list[Artifact], root: Path) -> None:
     """Before writing anything: no file stands where a rendered folder goes, no folder where a file goes
     (UsageError, exit 2, nothing written)."""
-    from tritonobs.core.errors import UsageError
 
     for a in artifacts:
         target = root / a.path
@@ -81,8 +81,6 @@ def write(artifacts: list[Artifact], root: Path) -> tuple[list[str], list[str]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(a.content, encoding="utf-8")
         except OSError as e:
-            from tritonobs.core.errors import UsageError
-
             raise UsageError(f"cannot write: {e.strerror or e} (check the folder's permissions, or pass --out DIR)",
                              file=str(target)) from None
         written.append(a.path)

@@ -16,9 +16,9 @@ from grafana_client.client import GrafanaException, GrafanaUnauthorizedError
 from niquests.exceptions import RequestException
 
 from tritonobs.aws.secrets import Secret
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.model import Stack, stable_uid
-from tritonobs.core.render import DashboardSource
 from tritonobs.core.render import dashboards as dash
 
 TIMEOUT_SECONDS = 10.0

@@ -27,12 +27,12 @@ from tests.kube.conftest import (  # noqa: F401  (shared fixtures)
     stack_dir,
 )
 from tritonobs.core import catalogue as c
+from tritonobs.core import measures
 from tritonobs.core.model import resolve
 from tritonobs.core.spec_loader import load_spec
 from tritonobs.lab.lab import Lab
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.target import client_for
-from tritonobs.verify import measures
 
 pytestmark = pytest.mark.integration
 

@@ -15,14 +15,15 @@ from tritonobs import backfill
 from tritonobs.cli import main
 from tritonobs.core import catalogue as c
 from tritonobs.core.dashboards_loader import load_dashboards
+from tritonobs.core.expand import expand_adapter
 from tritonobs.core.model import Stack
-from tritonobs.core.queries import Query, expand_adapter
+from tritonobs.core.queries import Query
 from tritonobs.core.render import adapter_rules
 from tritonobs.lab.lab_stack import lab_pod_name, lab_variant
 from tritonobs.lab.procs import free_port, processes_mentioning
 from tritonobs.lab.prometheus_process import PrometheusProcess
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.prom.query_check import _adapter_check, run_checks
+from tritonobs.query_check import _adapter_check, run_checks
 
 
 def test_expand_adapter_follows_upstream_metrics_query_build() -> None:

@@ -28,7 +28,7 @@ from tritonobs.lab import daemon
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.procs import SHM_DIR, TRITON_SHM_PREFIX, alive, child_pids, processes_mentioning
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.prom.query_check import run_checks
+from tritonobs.query_check import run_checks
 
 pytestmark = pytest.mark.integration
 

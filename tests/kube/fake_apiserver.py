@@ -1,6 +1,6 @@
 """kmock's KubernetesEmulator, extended with what a real API server does that tritonobs relies on.
 
-kmock 0.8 (FACTS.md) stores objects and serves get/list/watch/delete, but: a server-side apply on a missing
+kmock 0.8 (docs/facts.md) stores objects and serves get/list/watch/delete, but: a server-side apply on a missing
 object 404s, `dryRun=All` changes state, there is no resourceVersion or managedFields, list ignores
 labelSelector, and create answers 200. This subclass adds, the way kube-apiserver does it:
 
@@ -133,6 +133,31 @@ def matches_selector(labels: dict[str, str], selector: str) -> bool:
 def _status(code: int, reason: str, message: str) -> aiohttp.web.Response:
     body = {"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": code, "reason": reason, "message": message}
     return aiohttp.web.json_response(body, status=code)
+
+
+def _print_manager(entry: dict[str, Any]) -> str:
+    """apimachinery's printManager: the manager's name, quoted; an Update manager with the API version it
+    wrote (the manager identifier carries no time, so none is printed)."""
+    name = f'"{entry["manager"]}"'
+    if entry.get("subresource"):
+        name += f' with subresource "{entry["subresource"]}"'
+    return f"{name} using {entry['apiVersion']}" if entry.get("operation") == "Update" else name
+
+
+def conflict_message(conflicts: list[tuple[dict[str, Any], Path]]) -> str:
+    """A real API server's wording (k8s.io/apimachinery/pkg/util/managedfields/internal/conflict.go,
+    getConflictMessage): one conflict on one line, several grouped by manager (sorted), one path a line."""
+    def path(p: Path) -> str:
+        return "".join(f".{part}" for part in p)
+
+    if len(conflicts) == 1:
+        entry, p = conflicts[0]
+        return f"Apply failed with 1 conflict: conflict with {_print_manager(entry)}: {path(p)}"
+    by_manager: dict[str, list[str]] = {}
+    for entry, p in conflicts:
+        by_manager.setdefault(_print_manager(entry), []).append(path(p))
+    lines = [line for manager in sorted(by_manager) for line in (f"conflicts with {manager}:", *(f"- {p}" for p in by_manager[manager]))]
+    return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
 
 
 @attrs.define(kw_only=True)
@@ -285,8 +310,7 @@ class ApiServer(kmock.KubernetesEmulator):
                 if get_path(live, p) != get_path(applied, p):
                     conflicts.append((entry, p))
         if conflicts and not force:
-            lines = "; ".join(f'conflict with "{e["manager"]}": .{".".join(p)}' for e, p in conflicts)
-            return _status(409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): {lines}")
+            return _status(409, "Conflict", conflict_message(conflicts))
         for entry, p in conflicts:  # force: the applier takes ownership
             owned = from_fields_v1(entry["fieldsV1"]) - {p}
             entry["fieldsV1"] = to_fields_v1(owned)

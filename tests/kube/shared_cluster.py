@@ -25,7 +25,7 @@ SECOND_FOREIGN_RULE: dict[str, Any] = {
     "name": {"matches": "^(.*)_total$", "as": "${1}_per_second"},
     "metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
 }
-# The example stack's rule exactly as this branch renders it (checked by hand against FACTS.md).
+# The example stack's rule exactly as this branch renders it (checked by hand against docs/facts.md).
 OUR_RULE: dict[str, Any] = {
     "seriesQuery": 'vllm:num_requests_waiting{namespace="triton-vllm", model=~"llama2|mistral7b", pod!=""}',
     "seriesFilters": [{"isNot": "^tritonobs/part-of=triton-vllm$"}],
@@ -42,7 +42,7 @@ CHART_VALUES: dict[str, Any] = {
 
 
 def release_config(custom: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """User-supplied values of the monitoring team's adapter release (FACTS.md: rules.default false)."""
+    """User-supplied values of the monitoring team's adapter release (docs/facts.md: rules.default false)."""
     return {
         "prometheus": {"url": "http://kube-prometheus-stack-prometheus.monitoring.svc", "port": 9090, "path": ""},
         "rules": {"default": False, "custom": custom},

@@ -248,8 +248,9 @@ def test_conflict_with_another_manager_needs_force(cli, fake, stack_dir, kubecon
                    "spec": {"namespaceSelector": {"matchNames": ["elsewhere"]}}}, manager="kubectl-edit")
     refused = apply(cli, stack_dir, kubeconfig)
     assert refused.code == 1
-    assert f"ServiceMonitor {NS}/{SM_NAME}: Apply failed with 1 conflict(s)" in refused.err
-    assert 'conflict with "kubectl-edit": .spec.namespaceSelector.matchNames' in refused.err
+    # The API server's own words, after the object they concern; then what to do.
+    assert (f"ServiceMonitor {NS}/{SM_NAME}: Apply failed with 1 conflict: conflict with \"kubectl-edit\" using "
+            "monitoring.coreos.com/v1: .spec.namespaceSelector.matchNames") in refused.err
     assert "--force-conflicts" in refused.err
     forced = apply(cli, stack_dir, kubeconfig, "--force-conflicts")
     assert forced.code == 0, forced.text

@@ -238,7 +238,7 @@ def test_configmap_merge_keeps_every_other_rule_and_section(cli, fake, stack_dir
     seed_adapter_configmap(fake, [FOREIGN_RULE, SECOND_FOREIGN_RULE])
     # kubectl owns config.yaml: taking the field over is explicit, as for any other object.
     refused = apply(cli, stack_dir, kubeconfig)
-    assert refused.code == 1 and 'conflict with "kubectl-client-side-apply": .data.config.yaml' in refused.err
+    assert refused.code == 1 and 'conflict with "kubectl-client-side-apply" using v1: .data.config.yaml' in refused.err
     assert adapter_config(fake)["rules"] == [FOREIGN_RULE, SECOND_FOREIGN_RULE]
 
     result = apply(cli, stack_dir, kubeconfig, "--force-conflicts")

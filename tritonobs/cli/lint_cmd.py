@@ -37,10 +37,10 @@ def stack_docs(spec: Path, dashboards: Path | None) -> tuple[list[Doc], StackSet
     from tritonobs.cli.render_cmd import prepare
     from tritonobs.core.config import duration_seconds
 
-    stack, _, artifacts = prepare(spec, dashboards)
+    stack, _, bundle = prepare(spec, dashboards)
     root = spec.resolve().parent
     docs: list[Doc] = []
-    for a in artifacts:
+    for a in bundle.artifacts:
         if a.path.startswith(SKIPPED_COPIES):
             continue
         docs += docs_of(a.content, _display(root / a.path))

@@ -4,12 +4,12 @@ Other `models` commands live in their own modules and attach to the same sub-app
 
     from tritonobs.cli.models_cmd import models_app
 
-    def register(app: typer.Typer) -> None:   # listed in _COMMAND_MODULES like any command module
+    def register(app: typer.Typer) -> None:   # listed with models_cmd under "models" in cli.COMMANDS
         @models_app.command("sync")
         def sync(...) -> None: ...
 
 `register` below adds the sub-app to the root app once; typer reads its commands when the CLI runs, so
-the order of the modules in _COMMAND_MODULES does not matter.
+the order of the modules does not matter.
 """
 
 from __future__ import annotations

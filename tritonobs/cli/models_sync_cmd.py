@@ -12,9 +12,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from tritonobs.aws import s3sync
 from tritonobs.aws.session import client, session
-from tritonobs.cli.apply_cmd import spec_location
 from tritonobs.cli.models_cmd import models_app
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SpecOption, load_stack, spec_location
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import aws_region
 from tritonobs.models.model_code import missing_code
@@ -49,13 +48,9 @@ def register(app: typer.Typer) -> None:
         s3 = client(session(region or stack.spec.cluster.region), "s3")
         try:
             remote = s3sync.list_remote(s3, repo.s3_bucket, repo.s3_prefix)
-        except s3sync.BucketMissing:
+        except s3sync.BucketMissing as e:
             file, line = spec_location(spec, ("model_repository", "s3_bucket"))
-            raise UsageError(
-                f"bucket {repo.s3_bucket!r} does not exist (or is in another account): fix model_repository.s3_bucket",
-                file=file,
-                line=line,
-            ) from None
+            raise UsageError(e.detail, file=file, line=line) from None
         with tempfile.TemporaryDirectory(prefix="tritonobs-model-code-") as tmp:
             # Version folders without model code get tritonobs' own (its one source), as the lab does.
             supplied = missing_code(root)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
+from tritonobs.core import yaml_bounded
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import input_dir
 from tritonobs.core.model import Stack, resolve
-from tritonobs.core.spec_loader import load_spec
+from tritonobs.core.spec_loader import line_of, load_spec, read_spec_text
 from tritonobs.lab.engine import LAB_MAX_NUM_SEQS, LabEngine
 
 SpecOption = typer.Option(Path("tritonobs.yaml"), "--spec", "-f", help="the stack spec", show_default=True)
@@ -18,6 +19,15 @@ SpecOption = typer.Option(Path("tritonobs.yaml"), "--spec", "-f", help="the stac
 
 def load_stack(spec_path: Path) -> Stack:
     return resolve(load_spec(spec_path))
+
+
+def spec_location(spec: Path, key: tuple[str | int, ...]) -> tuple[str, int | None]:
+    """(file, line) of a key in the spec, for errors about values it supplied."""
+    try:
+        root = yaml_bounded.compose(read_spec_text(spec), str(spec))
+    except UsageError:
+        return str(spec), None
+    return str(spec), line_of(root, key)
 
 
 # --- the lab's engine (lab up/run, verify --lab) ---

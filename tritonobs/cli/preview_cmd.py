@@ -40,8 +40,8 @@ def register(app: typer.Typer) -> None:
         else:
             from tritonobs.cli.render_cmd import prepare
 
-            _, _, artifacts = prepare(spec, dashboards)
-            found = dashboards_of([(a.path, a.content) for a in artifacts
+            _, _, bundle = prepare(spec, dashboards)
+            found = dashboards_of([(a.path, a.content) for a in bundle.artifacts
                                    if a.path.endswith(".json") and "/kubernetes/" not in a.path])
         if not found:
             raise UsageError("no dashboard in the files named")

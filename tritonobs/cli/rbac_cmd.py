@@ -11,7 +11,6 @@ from rich.console import Console
 from tritonobs.cli.options import SpecOption
 from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.core.errors import UsageError
-from tritonobs.core.render import kube_objects
 from tritonobs.core.render import rbac as render_rbac
 from tritonobs.core.render.yamlfmt import to_yaml_docs
 
@@ -40,7 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the minimal RBAC for `apply` (incl. --prune, --wait), `status` and `verify`, as YAML to kubectl apply."""
         who = parse_subject(subject) if subject else None
-        stack, sources, _ = prepare(spec, dashboards)
-        docs = to_yaml_docs(render_rbac.objects(stack, kube_objects(stack, sources), who), header=False)
+        stack, _, bundle = prepare(spec, dashboards)
+        docs = to_yaml_docs(render_rbac.objects(stack, bundle.objects, who), header=False)
         header = f"# RBAC for `tritonobs apply` (--prune, --wait), `status` and `verify` of stack {stack.name}\n"
         out.print(header + docs, markup=False, end="")

@@ -8,14 +8,17 @@ import typer
 from rich.console import Console
 
 from tritonobs import emit
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SpecOption, load_stack, spec_location
 from tritonobs.core import scaleahead
+from tritonobs.core.advice import warnings
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.checks import run_all
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import input_dir, output_dir
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, DashboardSource, render_all
+from tritonobs.core.render import Bundle, render
+from tritonobs.core.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -24,21 +27,22 @@ DashboardsOption = typer.Option(
 )
 
 
-def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardSource], list[Artifact]]:
-    """Load, resolve, check and render. Raises UsageError (exit 2) before anything is written."""
+def prepare(spec: Path, dashboards: Path | None) -> tuple[Stack, list[DashboardSource], Bundle]:
+    """Resolve, render every artifact once, check the rendered bundle. Raises UsageError (exit 2) before
+    anything is written or applied."""
     if dashboards is not None:
         input_dir(dashboards, "dashboards folder", " (check --dashboards)")
     stack = load_stack(spec)
     sources = load_dashboards(dashboards or spec.resolve().parent / "dashboards")
-    problems = run_all(stack, sources)
+    bundle = render(stack, sources)
+    problems = run_all(bundle)
     if problems:
         raise UsageError(f"{len(problems)} problem(s); first: {problems[0]}", file=str(spec))
-    return stack, sources, render_all(stack, sources)
+    return stack, sources, bundle
 
 
 def backend_notes(stack: Stack) -> list[str]:
     """What still works for models on Triton's official vllm_backend, and what stays empty."""
-    from tritonobs.core.vllm_backend import MISSING, WORKS, custom_metrics_value, image_release
 
     release = image_release(stack.spec.triton.image)
     value = custom_metrics_value(release) if release else None
@@ -58,8 +62,6 @@ def backend_notes(stack: Stack) -> list[str]:
 
 def print_warnings(stack: Stack, spec: Path) -> None:
     """Valid values that will not do what they suggest: `warning: file:line: key: what`, exit status unchanged."""
-    from tritonobs.cli.apply_cmd import spec_location  # lazy: apply_cmd imports this module
-    from tritonobs.core.advice import warnings
 
     for w in warnings(stack):
         file, line = spec_location(spec, w.key)
@@ -71,7 +73,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(spec: Path = SpecOption, dashboards: Path | None = DashboardsOption) -> None:
         """Load the spec, resolve it, run the cross-artifact checks. Writes nothing."""
-        stack, _, artifacts = prepare(spec, dashboards)
+        stack, _, bundle = prepare(spec, dashboards)
+        artifacts = bundle.artifacts
         out.print(f"{spec}: ok ({len(stack.model_names)} models, {len(artifacts)} artifacts would render)")
         print_warnings(stack, spec)
         for line in backend_notes(stack):
@@ -89,7 +92,8 @@ def register(app: typer.Typer) -> None:
         """Render every artifact of the stack (dashboards, adapter rules, HPA/KEDA, alerts)."""
         if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
             raise UsageError(f"--out {out_dir}: is a file; name a folder")
-        stack, _, artifacts = prepare(spec, dashboards)
+        stack, _, bundle = prepare(spec, dashboards)
+        artifacts = bundle.artifacts
         print_warnings(stack, spec)
         root = out_dir or spec.resolve().parent
         if check:

@@ -27,6 +27,7 @@ from tritonobs.cli.options import (
     lab_engine,
     load_stack,
 )
+from tritonobs.core.budgets import evaluate, passed
 from tritonobs.core.config import SIGNAL_NAMES
 from tritonobs.core.errors import CheckFailed, TritonobsError, UsageError
 from tritonobs.core.inputs import (
@@ -42,12 +43,14 @@ from tritonobs.core.inputs import (
 )
 from tritonobs.core.inputs import prometheus_url as check_prometheus_url
 from tritonobs.core.model import Stack
+from tritonobs.core.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
 from tritonobs.core.render.yamlfmt import to_yaml_docs
 from tritonobs.core.timeline import FAULT_KINDS, Sample, Timeline
 from tritonobs.lab.engine import LabEngine
 from tritonobs.load.generator import Mode
 from tritonobs.load.profiles import PROFILE_KINDS, Profile
 from tritonobs.load.shards import MAX_SHARDS, Share, parse_shard
+from tritonobs.verify.report import write_report
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -134,9 +137,6 @@ def _run_and_report(tl: Timeline, stack: Stack, out_dir: Path, run: Callable[[_P
 
 
 def _finish(tl: Timeline, stack: Stack, out_dir: Path, stopped: BaseException | None) -> None:
-    from tritonobs.core.budgets import evaluate, passed
-    from tritonobs.verify.report import write_report
-
     tl.interrupted = tl.interrupted or stopped is not None
     results = evaluate(tl, stack.spec.budgets)
     paths = write_report(out_dir, tl, results)
@@ -234,6 +234,7 @@ def register(app: typer.Typer) -> None:
             _lab(stack, spec, signal, profile, rate, concurrency, duration, drive, max_tokens, connections, out_dir,
                  time_factor, model_repository, settle, lab_dir, chosen, capacity, compare)
             return
+        # lazily, here and in _lab: a cluster run needs kubernetes, a lab run tritonclient (start-up speed).
         from tritonobs.kube.connection import Target
         from tritonobs.prom.target import client_for
         from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_cluster_verify, run_info
@@ -269,9 +270,9 @@ def _lab(
     factor: float, model_repository: Path | None, settle: str | None, lab_dir: Path | None, engine: LabEngine,
     capacity: float | None = None, compare: str | None = None,
 ) -> None:
+    from tritonobs.core.measures import with_signal
     from tritonobs.verify.lab_profiles import default_concurrency, default_ramp, parse_diurnal
     from tritonobs.verify.lab_run import MAX_TOKENS, SCALING_SIM, LabVerifyOptions, run_info, run_lab_verify
-    from tritonobs.verify.measures import with_signal
 
     if signal is not None:
         stack = with_signal(stack, signal)
@@ -329,7 +330,6 @@ def _print_job(
     stack: Stack, profile: str, rate: str | None, concurrency: str | None, duration: str | None, model: str | None,
     max_tokens: int | None, connections: int, url: list[str], image: str | None, parallelism: int = 1,
 ) -> None:
-    from tritonobs.core.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
 
     mode, value, _ = profile_from_flags(profile, rate, concurrency)
     text = duration or "15m"
@@ -346,7 +346,7 @@ def _load_only(
     max_tokens: int | None, connections: int, url: list[str], discover: str | None, interval: float,
     shard: tuple[int, int] | None = None,
 ) -> None:
-    from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_load_only
+    from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_load_only  # lazily: kubernetes
 
     if model is None:
         raise UsageError("--load-only needs --drive MODEL")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import re
 
-from botocore.loaders import Loader
-
 SERVICE = "aps"  # SigV4 signing name and endpoint prefix of AMP (botocore's `amp` client)
 WORKSPACE_ID = re.compile(r"^ws-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 WORKSPACE_EXAMPLE = "ws-b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d"
@@ -25,6 +23,9 @@ QUERY_PATHS = ("/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v
 @functools.cache
 def aps_regions() -> frozenset[str]:
     """Regions with an `aps` endpoint in botocore's endpoint data (all partitions; FIPS variants dropped)."""
+    # lazily: botocore costs start-up time, and only a spec with an amp: section needs it (tests/test_cli_startup.py)
+    from botocore.loaders import Loader
+
     data = Loader().load_data("endpoints")
     regions: set[str] = set()
     for partition in data["partitions"]:

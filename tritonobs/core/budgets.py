@@ -1,6 +1,6 @@
 """Budget evaluation: timeline in, one result per budget out. Pure.
 
-Definitions (llm-d's for T_scale_up, FACTS.md):
+Definitions (llm-d's for T_scale_up, docs/facts.md):
 - first scale-up: the load step -> the first upward HPA decision after it.
 - T_scale_up: an HPA scale-up (`lastScaleTime`) -> the newest replica it created is Ready; worst scale-up.
 - node ready: NodeClaim (or Node) created -> Node Ready; worst node.

@@ -1,7 +1,7 @@
 """The one metric catalogue: every series any tritonobs artifact reads, with type, unit and labels.
 
 Renderers never write a metric name as a literal: they take it from here, so a rename is one edit and
-`checks.py` can prove that every query only references known series (FACTS.md is the source of truth).
+`checks.py` can prove that every query only references known series (docs/facts.md is the source of truth).
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ from typing import Any
 import promql_parser
 
 from tritonobs.core import catalogue
-from tritonobs.core.model import Stack
 from tritonobs.core.queries import Query, all_queries, parse_ready
-from tritonobs.core.render import DashboardSource
+from tritonobs.core.render import Bundle
 
 
 @dataclass(frozen=True)
@@ -50,46 +49,42 @@ def check_queries(queries: Sequence[Query], recorded: set[str]) -> list[Problem]
     return problems
 
 
-def check_hpa_metrics(stack: Stack) -> list[Problem]:
+def check_hpa_metrics(bundle: Bundle) -> list[Problem]:
     """Every Pods metric the HPA reads must be served by an adapter rule (else the HPA shows <unknown>)."""
-    from tritonobs.core.render import adapter_rules, hpa
-
-    if stack.spec.autoscaling.engine != "adapter":
+    if bundle.keda:
         return []
-    config = adapter_rules.adapter_config(stack)
-    served = {r["name"]["as"] for r in config["rules"]}
+    served = {r["name"]["as"] for r in bundle.adapter_rules}
     problems = []
-    for m in hpa.hpa(stack)["spec"]["metrics"]:
+    hpa_name = bundle.autoscaler["metadata"]["name"]
+    for m in bundle.autoscaler["spec"]["metrics"]:
         if m["type"] == "External":
-            problems += check_external_metric(stack, m["external"], config.get("externalRules", []))
+            problems += check_external_metric(bundle, hpa_name, m["external"])
             continue
         name = m["pods"]["metric"]["name"]
         if name not in served:
-            problems.append(Problem(f"HPA {stack.hpa_name}", f"metric {name!r} has no prometheus-adapter rule"))
-    for r in adapter_rules.rules(stack):
+            problems.append(Problem(f"HPA {hpa_name}", f"metric {name!r} has no prometheus-adapter rule"))
+    for r in bundle.adapter_rules:
         mq = r["metricsQuery"]
         if "<<.LabelMatchers>>" not in mq or "<<.GroupBy>>" not in mq:
             problems.append(Problem(f"adapter rule {r['name']['as']}", "metricsQuery lacks LabelMatchers/GroupBy"))
     return problems
 
 
-def check_external_metric(stack: Stack, metric: dict[str, Any], external_rules: list[dict[str, Any]]) -> list[Problem]:
+def check_external_metric(bundle: Bundle, hpa_name: str, metric: dict[str, Any]) -> list[Problem]:
     """An External metric of the HPA must be served by exactly one external rule, whose series carries the
     labels the HPA selects (else external.metrics.k8s.io returns nothing and the HPA shows <unknown>)."""
-    from tritonobs.core.render import forecast
-
     name = metric["metric"]["name"]
-    where = f"HPA {stack.hpa_name} external metric {name!r}"
-    rules = [r for r in external_rules if r["name"]["as"] == name]
+    where = f"HPA {hpa_name} external metric {name!r}"
+    rules = [r for r in bundle.external_rules if r["name"]["as"] == name]
     if len(rules) != 1:
         return [Problem(where, f"served by {len(rules)} prometheus-adapter external rules (need exactly 1)")]
     rule = rules[0]
     problems: list[Problem] = []
     record = rule["name"]["matches"].strip("^$").replace("\\", "")
-    recorded = {r["record"] for r in forecast.records(stack)}
+    recorded = {r["record"] for g in bundle.rule_groups["groups"] for r in g["rules"] if "record" in r}
     if record not in recorded:
         problems.append(Problem(where, f"the adapter rule reads {record!r}, which no recording rule writes"))
-    labels = forecast.floor_labels(stack)
+    labels = bundle.floor_labels
     for key, value in metric["metric"].get("selector", {}).get("matchLabels", {}).items():
         if labels.get(key) != value:
             problems.append(Problem(where, f"selects {key}={value!r}, but the recorded floor has {key}={labels.get(key)!r}"))
@@ -101,8 +96,7 @@ def check_external_metric(stack: Stack, metric: dict[str, Any], external_rules: 
     return problems
 
 
-def run_all(stack: Stack, dashboards: Sequence[DashboardSource]) -> list[Problem]:
-    from tritonobs.core.render import alerts
-
-    recorded = {r["record"] for g in alerts.rule_groups(stack)["groups"] for r in g["rules"] if "record" in r}
-    return check_hpa_metrics(stack) + check_queries(all_queries(stack, dashboards), recorded)
+def run_all(bundle: Bundle) -> list[Problem]:
+    """The cross-artifact checks, over what was rendered (nothing is rendered again here)."""
+    recorded = {r["record"] for g in bundle.rule_groups["groups"] for r in g["rules"] if "record" in r}
+    return check_hpa_metrics(bundle) + check_queries(all_queries(bundle), recorded)

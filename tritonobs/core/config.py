@@ -2,12 +2,11 @@
 
 Strict means: unknown keys are rejected, strings are not coerced into numbers, and semantic rules
 (min <= max, GPUs per pod fit a node, ...) are checked here so every error can be located in the file.
-Defaults follow the seed deployment (FACTS.md) and upstream defaults (HPA behavior, KEDA).
+Defaults follow the seed deployment (docs/facts.md) and upstream defaults (HPA behavior, KEDA).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -21,9 +20,8 @@ from pydantic import (
 )
 
 from tritonobs.core import amp
-from tritonobs.core.inputs import AWS_REGION, INT32_MAX
+from tritonobs.core.inputs import AWS_REGION, INT32_MAX, parse_duration
 
-API_VERSION = "tritonobs/v1"
 # The project's repository, where docs/runbooks.md is browsable (the default alert runbook links point there;
 # a fork or an internal mirror sets alerts.runbook_base_url to its own copy).
 PROJECT_URL = "https://github.com/tritonobs/tritonobs"
@@ -37,8 +35,8 @@ SignalName = Literal[
 ]
 SIGNAL_NAMES: tuple[str, ...] = SignalName.__args__  # type: ignore[attr-defined]
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Prometheus' form of the one duration grammar (inputs.parse_duration): the spec's durations go into rules.
+PROMETHEUS_DURATION = r"^\d+(ms|s|m|h|d)$"
 # Kubernetes names: DNS-1123 labels/subdomains.
 K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
 # The stack name is also a label value (63 characters at most).
@@ -86,17 +84,14 @@ def _scrape_duration(text: str) -> str:
     return text
 
 
-Duration = Annotated[str, StringConstraints(pattern=_DURATION.pattern), AfterValidator(_bounded_duration)]
+Duration = Annotated[str, StringConstraints(pattern=PROMETHEUS_DURATION), AfterValidator(_bounded_duration)]
 ScrapeDuration = Annotated[Duration, AfterValidator(_scrape_duration)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION_SECONDS)]
 
 
 def duration_seconds(text: str) -> float:
-    """'30s' -> 30.0, '5m' -> 300.0 (Prometheus duration units, one unit per value)."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h)")
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    """'30s' -> 30.0, '5m' -> 300.0: a spec duration (already validated), by the one grammar."""
+    return parse_duration(text)
 
 
 def _headroom(value: float) -> float:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.errors import UsageError
 from tritonobs.core.model import Stack
-from tritonobs.core.render import DashboardSource
 
 SUFFIX = ".dashboard.py"
 

@@ -9,6 +9,7 @@ Files are read bounded: regular files only (a FIFO or /dev/zero would block or n
 from __future__ import annotations
 
 import errno
+import ipaddress
 import math
 import os
 import re
@@ -161,12 +162,15 @@ def number(option: str, value: float, lo: float, hi: float, *, lo_open: bool = F
     return value
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# The one duration grammar, for the spec and the command line: a number and a unit (ms, s, m, h, d), or
+# bare seconds. The spec takes its Prometheus subset (an integer and a unit: config.PROMETHEUS_DURATION),
+# because its durations are written into rules and queries.
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """'30s', '2m', '500ms', '1h', '12.5' (seconds) -> seconds. ValueError on anything else."""
+    """'30s', '2m', '500ms', '1h', '1d', '12.5' (seconds) -> seconds. ValueError on anything else."""
     m = _DURATION.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a duration (write e.g. 30s, 2m, 500ms)")
@@ -200,7 +204,6 @@ _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 def _host_ok(host: str) -> bool:
     if ":" in host:  # IPv6 (already unbracketed)
-        import ipaddress
 
         try:
             ipaddress.IPv6Address(host.split("%", 1)[0])

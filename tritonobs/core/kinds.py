@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# The ownership labels are the resolved model's (it puts them on every object); re-exported for the edges.
+from tritonobs.core.model import MANAGED_BY as MANAGED_BY
+from tritonobs.core.model import PART_OF as PART_OF
 from tritonobs.core.model import Stack
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PART_OF = "app.kubernetes.io/part-of"
 FIELD_MANAGER = "tritonobs"
 HELM_RELEASE = "meta.helm.sh/release-name"  # the annotation Helm puts on every object of a release
 
@@ -79,11 +80,27 @@ MANAGED: tuple[Kind, ...] = (SERVICE_MONITOR, PROMETHEUS_RULE, CONFIG_MAP, HPA, 
 # therefore leaves the two objects behind: README "Scaling ahead of load" says how to remove them.
 WARM: tuple[Kind, ...] = (PRIORITY_CLASS, DEPLOYMENT)
 _BY_KEY: dict[tuple[str, str], Kind] = {(k.api_version, k.kind): k for k in (*MANAGED, *WARM)}
+# Dependency order of what apply sends: what scrapes and records first, what reads the metrics (HPA/KEDA)
+# last. Prune goes the other way.
+APPLY_RANK: dict[str, int] = {
+    SERVICE_MONITOR.kind: 0,
+    PROMETHEUS_RULE.kind: 1,
+    CONFIG_MAP.kind: 2,
+    PRIORITY_CLASS.kind: 2,  # before the placeholder Deployment whose pods name it
+    DEPLOYMENT.kind: 3,
+    TRIGGER_AUTHENTICATION.kind: 3,  # before the ScaledObject that refers to it
+    HPA.kind: 4,
+    SCALED_OBJECT.kind: 4,
+}
 
 
 def managed(stack: Stack) -> tuple[Kind, ...]:
     """The kinds prune lists for this stack."""
     return (*MANAGED, *WARM) if stack.scale_ahead.warm_nodes else MANAGED
+
+
+def apply_ordered(objects: Iterable[Mapping[str, Any]]) -> list[Any]:
+    return sorted(objects, key=lambda o: APPLY_RANK.get(str(o.get("kind")), 2))
 
 CUSTOM_METRICS_GROUP = "custom.metrics.k8s.io"
 CUSTOM_METRICS_VERSION = "v1beta1"

@@ -8,6 +8,7 @@ same builder serves Grafana variables (`pod=~"$pod"`), concrete selectors and pr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from tritonobs.core.catalogue import Metric
@@ -38,7 +39,6 @@ def one_of(label: str, values: Iterable[str]) -> str:
     vals = sorted(set(values))
     if len(vals) == 1:
         return eq(label, vals[0])
-    import re
 
     return re_(label, "|".join(re.escape(v) for v in vals))
 
@@ -91,10 +91,6 @@ def histogram_quantile(q: float, hist: Metric, matchers: Sequence[str], window: 
 def avg_from_counters(total: Metric, count: Metric, matchers: Sequence[str], window: str, by: Sequence[str]) -> str:
     """Average per event from two counters: rate(total) / rate(count), summed first (never avg of ratios)."""
     return ratio(sum_by(by, rate(sel(total, matchers), window)), sum_by(by, rate(sel(count, matchers), window)))
-
-
-def hist_avg(hist: Metric, matchers: Sequence[str], window: str, by: Sequence[str] = ()) -> str:
-    return ratio(sum_by(by, rate(sel(hist.sum, matchers), window)), sum_by(by, rate(sel(hist.count, matchers), window)))
 
 
 def scale(expr: str, factor: float) -> str:

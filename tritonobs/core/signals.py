@@ -3,7 +3,7 @@
 `per_pod(matchers, window, by)` returns one series per value of `by` (normally `pod`). The same builder
 feeds the adapter rule (matchers = `<<.LabelMatchers>>`, by = `<<.GroupBy>>`), KEDA (by = () to get one
 series), dashboards and the lab. Values are per pod and summed over the models that use the signal:
-an unweighted average over models would dilute a hot model by an idle one (FACTS.md).
+an unweighted average over models would dilute a hot model by an idle one (docs/facts.md).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from tritonobs.core.config import (
     Spec,
     duration_seconds,
 )
-from tritonobs.core.errors import SpecError, UsageError
+from tritonobs.core.errors import SpecError, SpecProblems, UsageError
 from tritonobs.core.inputs import EKS_CLUSTER_NAME, YAML_LIMIT, http_url_problem, read_text
 from tritonobs.core.signals import SIGNALS
 from tritonobs.core.vllm_backend import custom_metrics_value, image_release
@@ -71,23 +71,21 @@ def _dotted(loc: Iterable[str | int]) -> str:
     return out
 
 
-def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> tuple[Loc, int] | None:
+def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[tuple[Loc, int]]:
+    """Every key that appears twice in its mapping, with the line of the repeat."""
+    found: list[tuple[Loc, int]] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                return (*loc, key), key_node.start_mark.line + 1
+                found.append(((*loc, key), key_node.start_mark.line + 1))
             seen.add(key)
-            found = _duplicate_keys(value_node, (*loc, key))
-            if found:
-                return found
+            found += _duplicate_keys(value_node, (*loc, key))
     elif isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
-            found = _duplicate_keys(child, (*loc, i))
-            if found:
-                return found
-    return None
+            found += _duplicate_keys(child, (*loc, i))
+    return found
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -248,18 +246,25 @@ def _vllm_backend_problems(spec: Spec) -> list[tuple[Loc, str]]:
     return problems
 
 
+def _raise_all(problems: list[SpecError]) -> None:
+    """One problem: that SpecError; several: SpecProblems, every one of them sorted by line (exit 2)."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise SpecProblems(problems)
+
+
 def _no_duplicate_keys(file: str) -> Callable[[yaml.Node], None]:
     def check(root: yaml.Node) -> None:
-        dup = _duplicate_keys(root)
-        if dup:
-            raise SpecError("key appears twice (the second would silently win)", file=file, line=dup[1],
-                            path=_dotted(dup[0]))
+        _raise_all([SpecError("key appears twice (the second would silently win)", file=file, line=line,
+                              path=_dotted(loc)) for loc, line in _duplicate_keys(root)])
 
     return check
 
 
 def parse_spec(text: str, file: str = "tritonobs.yaml") -> Spec:
-    """Parse and validate spec text. Raises SpecError (exit 2) on the first problem, located."""
+    """Parse and validate spec text. Raises SpecError (exit 2) located at the problem, or SpecProblems with
+    every problem when there are several. Schema problems hide the cross-field ones (they need a valid spec)."""
     try:
         root, data = yaml_bounded.load(text, file, check=_no_duplicate_keys(file))
     except SpecError:
@@ -271,12 +276,14 @@ def parse_spec(text: str, file: str = "tritonobs.yaml") -> Spec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc: Loc = tuple(err["loc"])
-        # Pydantic appends the validator kind to some locations (e.g. 'literal[...]'); drop non-keys.
-        raise SpecError(_message(dict(err)), file=file, line=line_of(root, loc), path=_dotted(loc)) from None
-    for loc, msg in semantic_problems(spec):
-        raise SpecError(msg, file=file, line=line_of(root, loc), path=_dotted(loc))
+        problems = []
+        for err in e.errors():
+            loc: Loc = tuple(err["loc"])
+            problems.append(SpecError(_message(dict(err)), file=file, line=line_of(root, loc), path=_dotted(loc)))
+        _raise_all(problems)
+        raise  # unreachable: a ValidationError has at least one error
+    _raise_all([SpecError(msg, file=file, line=line_of(root, loc), path=_dotted(loc))
+                for loc, msg in semantic_problems(spec)])
     return spec
 
 

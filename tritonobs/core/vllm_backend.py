@@ -1,6 +1,6 @@
 """Facts about Triton's official vLLM backend (`backend: "vllm"` + model.json) that tritonobs relies on.
 
-What it exports (triton-inference-server/vllm_backend src/utils/metrics.py, FACTS.md): counters
+What it exports (triton-inference-server/vllm_backend src/utils/metrics.py, docs/facts.md): counters
 vllm:prompt_tokens_total / vllm:generation_tokens_total and histograms of TTFT, time per output token and (24.09+)
 end-to-end latency, labelled {model, version} - only when the config.pbtxt parameter REPORT_CUSTOM_METRICS is
 "yes" (24.08-24.11) or "true" (24.12 on; a "yes" there silently turns them off). No running/waiting/KV-cache

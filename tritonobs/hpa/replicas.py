@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from tritonobs.core.errors import CheckFailed
+
 DEFAULT_TOLERANCE = 0.1  # --horizontal-pod-autoscaler-tolerance
 MAX_INT32 = 2**31 - 1
 MAX_INT64 = 2**63 - 1
@@ -20,8 +22,9 @@ MAX_INT64 = 2**63 - 1
 PodPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Unknown"]
 
 
-class MetricError(Exception):
-    """The controller could not compute a proposal from this metric (it then counts as invalid)."""
+class MetricError(CheckFailed):
+    """The controller could not compute a proposal from this metric (it then counts as invalid). The engine
+    catches it, as the controller does; should one escape, it is a failed check (exit 1)."""
 
 
 @dataclass(frozen=True)

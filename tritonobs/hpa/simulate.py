@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -157,7 +158,5 @@ def driven_metric_note(spec: HpaSpec) -> str | None:
 
 
 def rows_as_json(rows: Sequence[SyncRow]) -> str:
-    import json
-
     body = ",\n".join(json.dumps(r.as_dict(), sort_keys=True) for r in rows)
     return f"[\n{body}\n]\n" if rows else "[]\n"

@@ -27,17 +27,6 @@ from tritonobs.kube.client import JsonObj, Kube
 
 Outcome = Literal["created", "configured", "unchanged"]
 
-# Dependency order: what scrapes and records first, what reads the metrics (HPA/KEDA) last.
-_RANK = {
-    kinds.SERVICE_MONITOR.kind: 0,
-    kinds.PROMETHEUS_RULE.kind: 1,
-    kinds.CONFIG_MAP.kind: 2,
-    kinds.PRIORITY_CLASS.kind: 2,  # before the placeholder Deployment whose pods name it
-    kinds.DEPLOYMENT.kind: 3,
-    kinds.HPA.kind: 4,
-    kinds.SCALED_OBJECT.kind: 4,
-    kinds.TRIGGER_AUTHENTICATION.kind: 3,  # before the ScaledObject that refers to it
-}
 # Server-populated metadata: never part of what we compare or show in a diff.
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -51,7 +40,7 @@ class Applied:
 
 
 def ordered(objects: Iterable[JsonObj]) -> list[JsonObj]:
-    return sorted(objects, key=lambda o: _RANK.get(str(o.get("kind")), 2))
+    return kinds.apply_ordered(objects)
 
 
 def check_labels(stack: Stack, objects: Iterable[JsonObj]) -> None:
@@ -175,7 +164,7 @@ def prune(kube: Kube, stack: Stack, objects: Sequence[JsonObj], *, dry_run: bool
     pruned: list[str] = []
     kept: list[tuple[str, str]] = []
     # Scalers first, the things they read last: the reverse of the apply order.
-    for kind in sorted(kinds.managed(stack), key=lambda k: -_RANK[k.kind]):
+    for kind in sorted(kinds.managed(stack), key=lambda k: -kinds.APPLY_RANK[k.kind]):
         if not kube.served(kind):
             continue  # e.g. no KEDA installed: nothing of that kind can exist
         for namespace in kinds.namespaces(stack, objects) if kind.namespaced else [None]:

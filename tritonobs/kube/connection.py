@@ -7,6 +7,7 @@ for EKS. The kubeconfig is never written back (persist_config=False).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from kubernetes import config as kube_config
@@ -75,8 +76,6 @@ def check_kubeconfig(path: str) -> None:
 
 
 def _default_kubeconfigs() -> list[str]:
-    import os
-
     env = os.environ.get("KUBECONFIG")
     paths = [p for p in env.split(os.pathsep) if p] if env else [os.path.expanduser("~/.kube/config")]
     return [p for p in paths if os.path.lexists(p)]
@@ -101,6 +100,7 @@ def from_kubeconfig(context: str | None, kubeconfig: str | None = None) -> Kube:
 
 
 def from_eks(cluster: str, region: str) -> Kube:
+    # lazily: boto3 costs ~0.3 s at start-up and only EKS clusters need it.
     from tritonobs.aws import eks
     from tritonobs.aws.session import session
 

@@ -28,7 +28,11 @@ class NotFound(ApiError):
 
 
 class Conflict(ApiError):
-    """409: a server-side apply conflict (another field manager owns a field we set)."""
+    """409: a server-side apply conflict (another field manager owns a field we set), or a write on a stale
+    resourceVersion. The cluster answered; someone else holds the object: exit 1, like ApplyConflict and
+    Modified, which apply raises for the same answer."""
+
+    exit_code = 1
 
 
 class Invalid(ApiError):

@@ -6,14 +6,13 @@ in its section. Only an unreachable cluster stops everything (ExternalError, exi
 
 from __future__ import annotations
 
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from tritonobs import http
 from tritonobs.core import kinds
-from tritonobs.core.errors import TritonobsError
+from tritonobs.core.errors import ExternalError, TritonobsError
 from tritonobs.core.model import Stack
 from tritonobs.core.render.alerts import alerts as stack_alerts
 from tritonobs.kube import custom_metrics, hpa
@@ -25,20 +24,16 @@ Section = dict[str, Any]
 HttpGet = Callable[[str], tuple[int, bytes]]
 
 
-class Unreachable(Exception):
-    pass
+class Unreachable(ExternalError):
+    """An endpoint `status` reads (a Triton replica, Prometheus) did not answer usefully: exit 3, named."""
 
 
 def http_get(url: str) -> tuple[int, bytes]:
     """GET with a short timeout; HTTP error statuses are answers, connection failures are Unreachable."""
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310 (URLs come from the spec/flags)
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as e:
-        return int(e.code), e.read()
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise Unreachable(f"{url}: unreachable ({reason})") from None
+        return http.fetch(http.session(url, retries=0), "GET", url, timeout=HTTP_TIMEOUT)
+    except http.Unreachable as e:
+        raise Unreachable(url, f"unreachable ({e.reason})") from None
 
 
 def _ready(obj: JsonObj) -> bool:
@@ -103,12 +98,13 @@ def concerns_stack(alert_labels: dict[str, Any], alert_names: set[str], namespac
 
 
 def alerts(stack: Stack, prom: PrometheusClient) -> Section:
+    url = f"{prom.url}/api/v1/alerts"
     try:
         data = prom.alerts()
     except QueryError as e:
-        raise Unreachable(f"{prom.url}/api/v1/alerts: {e}") from None
+        raise Unreachable(url, e.detail) from None
     except (AttributeError, TypeError):
-        raise Unreachable(f"{prom.url}/api/v1/alerts: not a Prometheus alerts answer") from None
+        raise Unreachable(url, "not a Prometheus alerts answer") from None
     ours = {a.name for a in stack_alerts(stack)}
     firing = [
         {
@@ -129,7 +125,7 @@ def alerts(stack: Stack, prom: PrometheusClient) -> Section:
 def _guard(fn: Callable[[], Section]) -> Section:
     try:
         return fn()
-    except (TritonobsError, Unreachable) as e:
+    except TritonobsError as e:
         return {"error": str(e)}
 
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tritonobs.core import measures
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.model import Stack
 from tritonobs.core.render.hpa import hpa as render_hpa
@@ -38,7 +39,6 @@ from tritonobs.lab.lab import Lab
 from tritonobs.lab.pool import DrainReplica, PoolModel, PoolTiming, StartReplica
 from tritonobs.lab.warm_pool import WarmPoolModel
 from tritonobs.prom.client import PrometheusClient, QueryError
-from tritonobs.verify import measures
 
 SYNC_PERIOD_S = 15.0  # --horizontal-pod-autoscaler-sync-period
 TERMINATION_GRACE_S = 30.0  # a pod's default terminationGracePeriodSeconds: the drain bound

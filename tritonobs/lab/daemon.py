@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tritonobs.core.errors import ExternalError, TritonobsError, UsageError
+from tritonobs.core.inputs import MIB, read_text
 from tritonobs.lab import procs
+from tritonobs.lab.prometheus_process import write_atomic
 
 STATE_FILE = "state.json"
 LOG_FILE = "lab.log"
@@ -30,7 +32,6 @@ LAB_PROGRAMS = ("tritonserver", "triton_python_backend_stub", "prometheus")
 
 def read_state(run_dir: Path) -> dict[str, Any] | None:
     """The daemon's state, or None when there is none (or it is not ours: bounded read, a JSON object)."""
-    from tritonobs.core.inputs import MIB, read_text
 
     try:
         state = json.loads(read_text(run_dir / STATE_FILE, what="lab state", limit=MIB))
@@ -40,8 +41,6 @@ def read_state(run_dir: Path) -> dict[str, Any] | None:
 
 
 def write_state(run_dir: Path, state: dict[str, Any]) -> None:
-    from tritonobs.lab.prometheus_process import write_atomic
-
     write_atomic(run_dir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 

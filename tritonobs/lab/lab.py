@@ -30,6 +30,7 @@ from typing import Any
 from tritonobs import backfill
 from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.core.model import Stack
+from tritonobs.core.render.alerts import rule_groups
 from tritonobs.lab import procs
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_pod_name, lab_variant
@@ -320,8 +321,6 @@ class Lab:
         return self.engine.build_repository(src, self.workdir / "model_repository", self.models)
 
     def _rule_groups(self) -> dict[str, Any]:
-        from tritonobs.core.render.alerts import rule_groups
-
         return rule_groups(self.stack)
 
     def _backfill(self, prom: PrometheusProcess, planned: Sequence[tuple[str, int, str]]) -> None:

@@ -1,7 +1,8 @@
-"""Process plumbing for the lab: free loopback ports, process groups, and /proc checks for leftovers.
+"""Process plumbing for the lab: free loopback ports, process groups, and checks for leftovers (psutil).
 
 Every lab child runs in its own session (process group), so stopping it reaches whatever it forked
-(tritonserver's python backend stubs). Leftovers are found through /proc, never by process name: other
+(tritonserver's python backend stubs). Leftovers are found by group, parent or the run directory their
+command line names, never by process name: other
 people's tritonserver or prometheus processes on the same machine are not ours to touch.
 """
 
@@ -13,8 +14,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+
+import psutil
 
 LOOPBACK = "127.0.0.1"
 SHM_DIR = Path("/dev/shm")
@@ -43,49 +46,49 @@ def spawn(cmd: Sequence[str], log_path: Path, env: Mapping[str, str] | None = No
         )
 
 
-def stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...); None when gone.
-
-    The command is parenthesised and may itself hold spaces or parentheses: split after the last ')'."""
-    try:
-        stat = (Path("/proc") / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2 :].split()
-
-
-def _live(fields: list[str] | None) -> bool:
+def _live(p: psutil.Process) -> bool:
     # A zombie holds no resources; its parent reaps it.
-    return fields is not None and bool(fields) and fields[0] != "Z"
+    try:
+        return bool(p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def alive(pid: int | None) -> bool:
     """The process exists and is not a zombie."""
-    return pid is not None and pid > 0 and _live(stat_fields(pid))
+    if pid is None or pid <= 0:
+        return False
+    try:
+        return _live(psutil.Process(pid))
+    except psutil.Error:
+        return False
 
 
-def _all_pids() -> list[int]:
-    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+def parent_and_group(pid: int) -> tuple[int, int] | None:
+    """(parent pid, process group) of a live process; None when it is gone."""
+    try:
+        return psutil.Process(pid).ppid(), os.getpgid(pid)
+    except (psutil.Error, ProcessLookupError):
+        return None
 
 
-def _live_where(field: int, value: int) -> list[int]:
-    """Live processes whose stat field `field` (1 = ppid, 2 = pgrp) equals `value`."""
+def _live_where(match: Callable[[psutil.Process], bool]) -> list[int]:
     out = []
-    for pid in _all_pids():
-        fields = stat_fields(pid)
-        if fields is not None and _live(fields) and len(fields) > field and int(fields[field]) == value:
-            out.append(pid)
+    for p in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if _live(p) and match(p):
+                out.append(p.pid)
     return sorted(out)
 
 
 def group_pids(pgid: int) -> list[int]:
     """Live processes whose process group is `pgid` (what killpg reaches)."""
-    return _live_where(2, pgid)
+    return _live_where(lambda p: os.getpgid(p.pid) == pgid)
 
 
 def child_pids(parent: int) -> list[int]:
     """Live processes whose parent is `parent`."""
-    return _live_where(1, parent)
+    return _live_where(lambda p: p.ppid() == parent)
 
 
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -110,8 +113,8 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 def cmdline(pid: int) -> str:
     try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
 
 
@@ -120,7 +123,7 @@ def processes_mentioning(needles: Iterable[str]) -> list[tuple[int, str]]:
     wanted = [n for n in needles if n]
     me = os.getpid()
     found = []
-    for pid in _all_pids():
+    for pid in psutil.pids():
         if pid == me or not alive(pid):
             continue
         line = cmdline(pid)
@@ -135,11 +138,10 @@ def shm_regions(pids: Iterable[int]) -> set[str]:
     killed engine process leaves behind."""
     names: set[str] = set()
     for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in (Path("/proc") / str(pid) / "maps").read_text().splitlines():
-                path = line.split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
-                if path.startswith(str(SHM_DIR) + "/"):
-                    names.add(Path(path.removesuffix(" (deleted)")).name)
+        with contextlib.suppress(psutil.Error):
+            for region in psutil.Process(pid).memory_maps(grouped=False):
+                if region.path.startswith(str(SHM_DIR) + "/"):
+                    names.add(Path(region.path.removesuffix(" (deleted)")).name)
         for word in cmdline(pid).split():
             if word.startswith(TRITON_SHM_PREFIX):
                 names.add(word)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tritonobs import http
 from tritonobs.core import catalogue as c
 from tritonobs.lab import procs
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.triton_process import TritonProcess
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_PROBE = http.session("http://127.0.0.1", retries=0)  # polled: no retry, never through a proxy
 _GAUGE_LINE = re.compile(r"^(?P<name>[^\s{]+)(\{[^}]*\})?\s+(?P<value>\S+)")
 
 
@@ -50,10 +49,12 @@ class Replica:
         """Requests the engine holds (running + waiting over all models), read from the replica's own
         /metrics; 0 when the replica no longer answers (nothing left to drain)."""
         try:
-            with _DIRECT.open(self.process.metrics_url, timeout=2) as resp:
-                text = resp.read().decode(errors="replace")
-        except (urllib.error.URLError, OSError):
+            status, body = http.fetch(_PROBE, "GET", self.process.metrics_url, timeout=2)
+        except http.Unreachable:
             return 0.0
+        if status != 200:
+            return 0.0
+        text = body.decode(errors="replace")
         wanted = {c.VLLM_RUNNING.name, c.VLLM_WAITING.name}
         total = 0.0
         for line in text.splitlines():

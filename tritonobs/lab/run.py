@@ -17,14 +17,15 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.model import Stack
-from tritonobs.core.render import DashboardSource
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.lab import Lab
 from tritonobs.lab.observe import fmt, signals_by_pod, wait_scraped
-from tritonobs.load.profiles import Step
+from tritonobs.load.generator import LoadGenerator, LoadPlan
+from tritonobs.load.profiles import Constant, Step
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.prom.query_check import CheckResult, run_checks
+from tritonobs.query_check import CheckResult, run_checks
 
 # What the live table shows besides the stack's own scaling signals.
 WATCHED = ("waiting_requests", "inflight_requests")
@@ -64,8 +65,6 @@ def _table(lab: Lab, names: Sequence[str], values: dict[str, dict[str, float]], 
 
 async def _drive(lab: Lab, model: str, duration: float, console: Console, outcome: RunOutcome) -> None:
     """The step load on `model`; every other model gets a steady trickle so its panels have data too."""
-    from tritonobs.load.generator import LoadGenerator, LoadPlan
-    from tritonobs.load.profiles import Constant
 
     n = max(len(lab.targets), 1)
     gens = [LoadGenerator(lab.grpc_urls, model, LoadPlan("closed", _profile(n, duration), duration, drain_s=15.0))]

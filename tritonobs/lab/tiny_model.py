@@ -22,7 +22,7 @@ SPECIAL_TOKENS = ("<unk>", "<s>", "</s>")  # ids 0, 1, 2 as in Llama's tokenizer
 
 @dataclass(frozen=True)
 class TinyLlama:
-    """Sizes of the model (FACTS.md: 3.4 MB, ~300 tokens/s at concurrency 1 on this machine kind)."""
+    """Sizes of the model (docs/facts.md: 3.4 MB, ~300 tokens/s at concurrency 1 on this machine kind)."""
 
     vocab_size: int = 2048
     hidden_size: int = 128
@@ -63,6 +63,7 @@ def corpus() -> str:
 
 
 def _tokenizer(vocab_size: int) -> object:
+    # tokenizers, numpy and safetensors are the lab extra's, needed only when a tiny model is built.
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -79,7 +80,7 @@ def _tokenizer(vocab_size: int) -> object:
 
 
 def _weights(m: TinyLlama) -> dict[str, object]:
-    import numpy as np
+    import numpy as np  # lazily: start-up speed (see _tokenizer)
 
     rng = np.random.default_rng(m.seed)
     h, i, v = m.hidden_size, m.intermediate_size, m.vocab_size

@@ -4,7 +4,7 @@
         client = grpcclient.InferenceServerClient(triton.grpc_target)
         ...                                                  # stopped on exit, even on failure
 
-The recipe (FACTS.md): run the binary in place (its RPATH finds the bundled libraries); give it a
+The recipe (docs/facts.md): run the binary in place (its RPATH finds the bundled libraries); give it a
 private backends folder holding the Python backend plus the stub for this interpreter's version, with
 LD_LIBRARY_PATH pointing at the bundled libraries the copied backend can no longer find by RPATH; put
 this interpreter's bin folder first on PATH (the stub ignores PYTHONPATH); explicit model control;
@@ -23,18 +23,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from tritonobs import http
 from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.lab.procs import LOOPBACK, SHM_DIR, TRITON_SHM_PREFIX, free_port, group_pids, spawn, stop_group
 
-# urllib would honour http_proxy for loopback; readiness probes must go straight to the replica.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# Readiness probes poll: no retry inside a probe (tritonobs.http's policy keeps them off any proxy).
+_PROBE = http.session("http://127.0.0.1", retries=0)
 
 
 @dataclass(frozen=True)
@@ -227,10 +226,10 @@ class TritonProcess:
 
     def _ok(self, path: str, timeout: float = 2.0) -> bool:
         try:
-            with _DIRECT.open(self.http_url + path, timeout=timeout) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
+            status, _ = http.fetch(_PROBE, "GET", self.http_url + path, timeout=timeout)
+        except http.Unreachable:
             return False
+        return status == 200
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the process group (Triton unloads models and finalizes stubs; stubs themselves ignore

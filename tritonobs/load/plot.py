@@ -20,7 +20,7 @@ def per_second(times: list[float], horizon_s: float) -> list[int]:
 
 
 def plot_run(result: RunResult, path: Path, profile: Profile | None = None) -> None:
-    import matplotlib
+    import matplotlib  # here, not at the top: matplotlib costs ~0.5 s and only plots need it
 
     matplotlib.use("Agg")  # files only, never a display
     import matplotlib.pyplot as plt

@@ -27,7 +27,7 @@ from tritonobs.core.vllm_backend import REPORT_CUSTOM_METRICS, custom_metrics_va
 from tritonobs.models.model_code import ModelReads, model_reads, read_model_file, serving_source
 from tritonobs.models.serving import sim_engine
 
-# The seed client (triton-client.py, FACTS.md): name -> (data type, dims, may the client omit it).
+# The seed client (triton-client.py, docs/facts.md): name -> (data type, dims, may the client omit it).
 SEED_INPUTS: dict[str, tuple[str, list[int], bool]] = {
     "PROMPT": ("TYPE_STRING", [1], False),
     "STREAM": ("TYPE_BOOL", [1], False),

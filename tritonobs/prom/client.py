@@ -8,23 +8,24 @@ Prometheus rejects raises `QueryError`, which callers report per query instead o
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+from requests.auth import AuthBase
 
+from tritonobs import http
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.inputs import prometheus_url
 
 
-class QueryError(Exception):
-    """Prometheus answered, but refused the query (bad PromQL, too many points, timeout)."""
+class QueryError(ExternalError):
+    """Prometheus answered, but refused the query (bad PromQL, too many points, timeout). Exit 3 like any
+    failure of the outside world; `detail` is the refusal without the endpoint, for per-query reports."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, endpoint: str = "Prometheus") -> None:
         self.error_type = error_type
-        super().__init__(f"{error_type}: {message}" if error_type else message)
+        super().__init__(endpoint, f"{error_type}: {message}" if error_type else message)
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,6 @@ class RangeSeries:
 
     def values(self) -> list[float]:
         return [v for _, v in self.points]
-
-
-def _reason(e: requests.RequestException) -> str:
-    # The innermost cause (connection refused, timed out), without urllib3's object reprs.
-    inner: BaseException = e
-    while inner.__context__ is not None and not isinstance(inner, (ConnectionRefusedError, TimeoutError)):
-        inner = inner.__context__
-    text = str(inner) or type(inner).__name__
-    return text.split(": ", 1)[-1] if "object at 0x" in text else text
 
 
 def _denied(raw: bytes) -> str:
@@ -74,50 +66,36 @@ class PrometheusClient:
     """`auth` signs every request (SigV4 for Amazon Managed Prometheus, tritonobs.aws.sigv4); a server that
     refuses it (401/403) is ExternalError naming the URL, like one that cannot be reached."""
 
-    def __init__(self, url: str, timeout: float = 10.0, auth: requests.auth.AuthBase | None = None) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, auth: AuthBase | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.auth = auth
-        # requests would fail later with a bare exception: say what a Prometheus address looks like.
+        # A bad address would fail later with a bare error: say what a Prometheus address looks like.
         prometheus_url(url)
-        host = urllib.parse.urlsplit(self.url).hostname or ""
-        self._http = requests.Session()
-        # An http_proxy in the environment must not capture loopback traffic (the lab's Prometheus).
-        self._http.trust_env = host not in ("127.0.0.1", "localhost", "::1")
-
-    def _send(self, method: str, url: str, timeout: float, **kw: Any) -> requests.Response:
-        return self._http.request(method, url, timeout=timeout, auth=self.auth, allow_redirects=False, **kw)
+        self._session = http.session(self.url, auth=auth)
 
     # --- transport ---
     def _request(self, path: str, params: Sequence[tuple[str, str]] = (), method: str = "GET") -> Any:
-        endpoint = f"{self.url}{path}"
+        # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
+        form = {"data": list(params)} if method == "POST" else {"params": list(params)}
         try:
-            if method == "POST":
-                # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
-                resp = self._send("POST", endpoint, self.timeout, data=list(params))
-            else:
-                resp = self._send("GET", endpoint, self.timeout, params=list(params))
-        except requests.RequestException as e:
-            raise ExternalError(self.url, f"Prometheus unreachable ({_reason(e)})") from None
-        raw = resp.content
-        if resp.status_code in (401, 403):
-            raise ExternalError(self.url, f"HTTP {resp.status_code} from {path}: {_denied(raw)}")
-        if resp.status_code >= 400:
-            # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
-            try:
-                doc = json.loads(raw)
-            except ValueError:
-                raise ExternalError(self.url, f"HTTP {resp.status_code} from {path} (is this a Prometheus server?)") from None
-            if not isinstance(doc, dict):
-                raise ExternalError(self.url, f"HTTP {resp.status_code} from {path} (is this a Prometheus server?)")
-            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {resp.status_code}")))
+            status, raw = http.fetch(self._session, method, f"{self.url}{path}", timeout=self.timeout, **form)
+        except http.Unreachable as e:
+            raise ExternalError(self.url, f"Prometheus unreachable ({e.reason})") from None
+        if status in (401, 403):
+            raise ExternalError(self.url, f"HTTP {status} from {path}: {_denied(raw)}")
         try:
             doc = json.loads(raw)
         except ValueError:
+            if status >= 400:
+                raise ExternalError(self.url, f"HTTP {status} from {path} (is this a Prometheus server?)") from None
             raise ExternalError(self.url, f"{path} did not answer JSON (is this a Prometheus server?)") from None
+        if status >= 400 and isinstance(doc, dict):
+            # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
+            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {status}")), self.url)
         if not isinstance(doc, dict) or doc.get("status") != "success":
             err = doc.get("error", "unknown error") if isinstance(doc, dict) else "unexpected answer"
-            raise QueryError(str(doc.get("errorType", "")) if isinstance(doc, dict) else "", str(err))
+            raise QueryError(str(doc.get("errorType", "")) if isinstance(doc, dict) else "", str(err), self.url)
         return doc.get("data")
 
     # --- health ---
@@ -128,12 +106,13 @@ class PrometheusClient:
             try:
                 self.query("vector(1)")
                 return True
-            except (ExternalError, QueryError):
+            except ExternalError:  # QueryError included
                 return False
         try:
-            return self._send("GET", f"{self.url}/-/ready", min(self.timeout, 2.0)).status_code == 200
-        except requests.RequestException:
+            status, _ = http.fetch(self._session, "GET", f"{self.url}/-/ready", timeout=min(self.timeout, 2.0))
+        except http.Unreachable:
             return False
+        return status == 200
 
     def check(self) -> None:
         """Raise ExternalError naming the URL unless the server answers a query (reachable, and signed
@@ -143,11 +122,11 @@ class PrometheusClient:
     def reload(self) -> None:
         """Ask Prometheus to re-read its config and rule files (needs --web.enable-lifecycle)."""
         try:
-            resp = self._send("POST", f"{self.url}/-/reload", self.timeout, data=b"")
-        except requests.RequestException as e:
-            raise ExternalError(self.url, f"reload failed ({_reason(e)})") from None
-        if resp.status_code != 200:
-            raise ExternalError(self.url, f"reload failed (HTTP {resp.status_code})")
+            status, _ = http.fetch(self._session, "POST", f"{self.url}/-/reload", timeout=self.timeout)
+        except http.Unreachable as e:
+            raise ExternalError(self.url, f"reload failed ({e.reason})") from None
+        if status >= 400:
+            raise ExternalError(self.url, f"reload failed (HTTP {status})")
 
     def alerts(self) -> list[dict[str, Any]]:
         """Active alerts (/api/v1/alerts; AMP serves it too)."""
@@ -166,13 +145,13 @@ class PrometheusClient:
             ]
         if kind == "scalar":
             return [Sample({}, _float(result[1]), float(result[0]))]
-        raise QueryError("bad_data", f"expected an instant vector, got {kind}")
+        raise QueryError("bad_data", f"expected an instant vector, got {kind}", self.url)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[RangeSeries]:
         params = [("query", expr), ("start", f"{start:.3f}"), ("end", f"{end:.3f}"), ("step", f"{step:g}")]
         data = self._request("/api/v1/query_range", params, method="POST")
         if data.get("resultType") != "matrix":
-            raise QueryError("bad_data", f"expected a range vector, got {data.get('resultType')}")
+            raise QueryError("bad_data", f"expected a range vector, got {data.get('resultType')}", self.url)
         return [
             RangeSeries(dict(r.get("metric", {})), tuple((float(t), _float(v)) for t, v in r.get("values", [])))
             for r in data.get("result", [])

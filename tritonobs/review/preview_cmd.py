@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
+from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.model import Stack
-from tritonobs.core.render import DashboardSource
 from tritonobs.review.preview_data import Window
 from tritonobs.review.preview_run import draw_dashboards, fetcher
 from tritonobs.review.sources import docs_of
@@ -27,9 +27,9 @@ def dashboards_of(files: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any
 
 
 def rendered_dashboards(stack: Stack, sources: list[DashboardSource]) -> list[tuple[str, dict[str, Any]]]:
-    from tritonobs.core.render import dashboards as dash
+    from tritonobs.core.render import render
 
-    return dashboards_of([(a.path, a.content) for a in dash.render(stack, sources) if a.path.endswith(".json")
+    return dashboards_of([(a.path, a.content) for a in render(stack, sources).artifacts if a.path.endswith(".json")
                           and "/kubernetes/" not in a.path])
 
 

@@ -163,11 +163,12 @@ def with_source(prometheus: str | None, lab_spec: Path | None, since_s: float,
         w = Window(end - since_s, end, scrape_s)
         return job(fetcher(PrometheusClient(prometheus), w), _subtitle(w, prometheus))
     if lab_spec is not None:
-        from tritonobs.cli.options import load_stack
+        from tritonobs.core.model import resolve
+        from tritonobs.core.spec_loader import load_spec
         from tritonobs.lab.lab_stack import lab_variant
         from tritonobs.lab.run import run_lab
 
-        stack = load_stack(lab_spec)
+        stack = resolve(load_spec(lab_spec))
         result: list[Any] = []
         started = time.time()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tritonobs.core import kinds
+from tritonobs.core import kinds, measures
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.kinds import NODECLAIM
 from tritonobs.core.model import Stack
@@ -24,7 +24,6 @@ from tritonobs.hpa.manifest import parse_quantity
 from tritonobs.kube import custom_metrics, hpa
 from tritonobs.kube.client import JsonObj, Kube
 from tritonobs.prom.client import PrometheusClient, QueryError
-from tritonobs.verify import measures
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 
@@ -245,15 +244,15 @@ class ClusterWatcher:
             return None
         try:
             result = self.prom.query(expr)
+        except QueryError as e:  # before ExternalError, its base: Prometheus answered, refusing the query
+            if not self._prom_failed:  # say it once, keep watching the cluster
+                self.tl.event(self.tl.end, "note", "prometheus", f"query failed: {e.detail}")
+            self._prom_failed = True
+            return None
         except ExternalError as e:  # Prometheus does not answer: an outage, named, until it answers again
             if self._prom_down_since is None:
                 self._prom_down_since = self._t
                 self.tl.event(self._t, "metrics_unreachable", self.prom.url, str(e).removeprefix(self.prom.url + ": "))
-            return None
-        except QueryError as e:
-            if not self._prom_failed:  # say it once, keep watching the cluster
-                self.tl.event(self.tl.end, "note", "prometheus", f"query failed: {e}")
-            self._prom_failed = True
             return None
         if self._prom_down_since is not None:
             self.tl.event(self._t, "metrics_recovered", self.prom.url, f"after {self._t - self._prom_down_since:.1f}s")

@@ -14,15 +14,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tritonobs.core import measures
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.model import Stack
 from tritonobs.core.timeline import RunInfo, Sample, Timeline
 from tritonobs.kube.client import Kube
+from tritonobs.load.client import probe_targets
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
 from tritonobs.prom.client import PrometheusClient
-from tritonobs.verify import discovery, measures
+from tritonobs.verify import discovery
 from tritonobs.verify.cluster import ClusterWatcher
 
 MAX_POLL_FAILURES = 3  # consecutive API failures before the run gives up (exit 3)
@@ -161,7 +163,6 @@ async def _drive(
 
 async def start_generator(opts: ClusterVerifyOptions, model: str) -> LoadGenerator:
     """A generator on the endpoints given, or on the Ready pods behind the headless Service."""
-    from tritonobs.load.client import probe_targets
 
     urls = list(opts.urls)
     if opts.discover:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tritonobs.core import measures
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.model import Stack
 from tritonobs.core.timeline import RunInfo, Sample, Timeline
@@ -28,7 +29,6 @@ from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
 from tritonobs.prom.client import PrometheusClient, QueryError
-from tritonobs.verify import measures
 
 # One replica: 4 sequences per batch, 32-token answers at real-time speed -> ~1 s per request, ~4 requests/s.
 SCALING_SIM = {"sim_time_scale": "1.0", "sim_max_num_seqs": "4"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonobs.core.budgets import BudgetResult, passed
+from tritonobs.core.signals import SIGNALS
 from tritonobs.core.timeline import Timeline
 
 REPORT_JSON = "report.json"
@@ -146,8 +147,6 @@ def fault_lines(tl: Timeline) -> list[str]:
 
 
 def _signal_lines(name: str) -> list[str]:
-    from tritonobs.core.signals import SIGNALS
-
     sig = SIGNALS.get(name)
     if sig is None:
         return []
@@ -157,7 +156,7 @@ def _signal_lines(name: str) -> list[str]:
 
 def write_report(out_dir: Path, tl: Timeline, results: Sequence[BudgetResult]) -> list[Path]:
     """Write report.json, report.md and timeline.png into out_dir (created if missing)."""
-    from tritonobs.verify.plot import timeline_png
+    from tritonobs.verify.plot import timeline_png  # lazily: matplotlib is slow to import (start-up speed)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / REPORT_JSON, out_dir / REPORT_MD, out_dir / TIMELINE_PNG]

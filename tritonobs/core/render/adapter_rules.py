@@ -5,7 +5,7 @@ adapter is shared, so `tritonobs apply` merges them into its live rule list (ren
 Helm values or the ConfigMap are built from the cluster at apply time, never from the spec alone).
 
 Every metricsQuery carries `<<.LabelMatchers>>` and groups `by (<<.GroupBy>>)`: without either the adapter
-returns one series for many pods (or none) and the HPA shows `<unknown>` (FACTS.md). The seriesQuery's
+returns one series for many pods (or none) and the HPA shows `<unknown>` (docs/facts.md). The seriesQuery's
 static selector (namespace, models) is repeated in the metricsQuery, as the adapter requires.
 """
 
@@ -17,9 +17,7 @@ from urllib.parse import urlsplit
 
 from tritonobs.core import promql as q
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact
 from tritonobs.core.render.adapter_merge import owner_filter
-from tritonobs.core.render.yamlfmt import to_yaml
 
 LABEL_MATCHERS = "<<.LabelMatchers>>"
 GROUP_BY = "<<.GroupBy>>"
@@ -44,13 +42,6 @@ def rules(stack: Stack) -> list[dict[str, Any]]:
     return [rule(stack, use) for use in stack.signals]
 
 
-def adapter_config(stack: Stack) -> dict[str, Any]:
-    from tritonobs.core.render import forecast
-
-    external = forecast.external_rules(stack)  # the predictive floor (external.metrics.k8s.io)
-    return {"rules": rules(stack), **({"externalRules": external} if external else {})}
-
-
 def prometheus_values(url: str) -> dict[str, Any]:
     """The chart's `prometheus.{url,port,path}` for a URL: it starts the adapter with `url:port` + `path`.
     apply compares the adapter release's values with this (it leaves a shared adapter's settings alone)."""
@@ -58,11 +49,3 @@ def prometheus_values(url: str) -> dict[str, Any]:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
     return {"url": f"{parts.scheme}://{host}", "port": port, "path": parts.path.rstrip("/")}
-
-
-def render(stack: Stack) -> list[Artifact]:
-    if stack.spec.autoscaling.engine != "adapter":
-        return []
-    return [
-        Artifact("adapter_rules/prometheus-adapter-config.yaml", to_yaml(adapter_config(stack))),
-    ]

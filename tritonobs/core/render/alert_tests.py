@@ -17,9 +17,9 @@ from typing import Any
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact
 from tritonobs.core.render import alerts as rules
 from tritonobs.core.render.yamlfmt import to_yaml
 
@@ -73,14 +73,14 @@ def counter(ctx: Ctx, slope_before: float, slope_after: float, start: float = 10
 
 
 def pod_name(stack: Stack, i: int) -> str:
-    return f"{stack.spec.triton.deployment}-{POD_HASH}-{POD_SUFFIXES[i]}"
+    return f"{stack.triton.deployment}-{POD_HASH}-{POD_SUFFIXES[i]}"
 
 
 def triton_target(stack: Stack, i: int, namespace: str | None = None) -> Labels:
     """Labels prometheus-operator gives a Triton pod scraped through our ServiceMonitor."""
     job, ns = rules.triton_job(stack), namespace or stack.namespace
     return {"namespace": ns, "pod": pod_name(stack, i), "job": job, "service": job, "instance": f"10.0.{i + 1}.17:8002",
-            "endpoint": stack.spec.triton.metrics_port_name, "container": "triton-inference-server"}
+            "endpoint": stack.triton.metrics_port_name, "container": "triton-inference-server"}
 
 
 def per_model(stack: Stack, i: int, model: str, namespace: str | None = None) -> Labels:
@@ -204,7 +204,7 @@ def _no_success(ctx: Ctx) -> list[Case]:
 
 def _failure_ratio(ctx: Ctx) -> list[Case]:
     s, m = ctx.stack, ctx.stack.model_names[0]
-    thr = s.spec.alerts.failure_ratio
+    thr = s.alerts.failure_ratio
     lb = per_model(s, 0, m)
 
     def traffic(failed: int) -> list[Series]:  # 100 requests per scrape from T0, `failed` of them failing
@@ -226,15 +226,15 @@ def _burn(ctx: Ctx, burn: float) -> list[Case]:
     threshold, per_scrape = rules.burn_threshold(burn), 20
     high = min(per_scrape, math.floor(threshold * per_scrape) + 1)
     low = max(0, math.ceil(threshold * per_scrape) - 1)
-    first, *rest = s.spec.models
+    first, *rest = s.models
 
     def models(slow_first: int) -> list[Series]:  # the other models idle: an idle model must read 0, not 1
-        out = ttft_histogram(ctx, per_model(s, 0, first.name), rules.ttft_slo_bound(first.slo.ttft_p95_seconds), slow_first)
+        out = ttft_histogram(ctx, per_model(s, 0, first.name), rules.ttft_slo_bound(first.ttft_p95_seconds), slow_first)
         for m in rest:
-            out += ttft_histogram(ctx, per_model(s, 0, m.name), rules.ttft_slo_bound(m.slo.ttft_p95_seconds), 0, 0)
+            out += ttft_histogram(ctx, per_model(s, 0, m.name), rules.ttft_slo_bound(m.ttft_p95_seconds), 0, 0)
         return out
 
-    labels = {"namespace": s.namespace, "model": first.name, rules.SLO_LE_LABEL: f"{rules.ttft_slo_bound(first.slo.ttft_p95_seconds):g}"}
+    labels = {"namespace": s.namespace, "model": first.name, rules.SLO_LE_LABEL: f"{rules.ttft_slo_bound(first.ttft_p95_seconds):g}"}
     return [
         Case(f"{high} of {per_scrape} requests over the SLO bucket", models(high), [(labels, high / per_scrape)]),
         Case(f"{low} of {per_scrape} over the SLO bucket stays quiet", models(low), []),
@@ -243,7 +243,7 @@ def _burn(ctx: Ctx, burn: float) -> list[Case]:
 
 def _waiting(ctx: Ctx) -> list[Case]:
     s = ctx.stack
-    thr = s.spec.alerts.waiting_requests_high
+    thr = s.alerts.waiting_requests_high
     high, low = math.floor(thr) + 5, max(0, math.ceil(thr) - 5)
     series: list[Series] = []
     models = s.gauge_models
@@ -258,7 +258,7 @@ def _waiting(ctx: Ctx) -> list[Case]:
 def _signal_absent(ctx: Ctx) -> list[Case]:
     s = ctx.stack
     expected = [({"namespace": s.namespace, "signal": use.name}, 1) for use in s.signals]
-    deployment = s.spec.triton.deployment
+    deployment = s.triton.deployment
     expected += [({"namespace": s.namespace, "deployment": deployment, "signal": f"{f.signal}_floor"}, 1)
                  for f in s.scale_ahead.floors]
     return [
@@ -281,12 +281,12 @@ def _scaling_inactive(ctx: Ctx) -> list[Case]:
 
 def _hpa_maxed(ctx: Ctx) -> list[Case]:
     s = ctx.stack
-    top = s.spec.autoscaling.max_replicas
+    top = s.autoscaling.max_replicas
     hpa = ksm(s, s.effective_hpa_name)
     replicas = [
         (_sel(c.KSM_HPA_CURRENT.name, hpa), gauge(ctx, top - 1, top)),
         (_sel(c.KSM_HPA_MAX.name, hpa), gauge(ctx, top, top)),
-        (_sel(c.KSM_HPA_MIN.name, hpa), gauge(ctx, s.spec.autoscaling.min_replicas, s.spec.autoscaling.min_replicas)),
+        (_sel(c.KSM_HPA_MIN.name, hpa), gauge(ctx, s.autoscaling.min_replicas, s.autoscaling.min_replicas)),
     ]
     # A comparison matched `on (namespace, horizontalpodautoscaler)` keeps only those labels.
     kept = {k: hpa[k] for k in ("namespace", "horizontalpodautoscaler")}
@@ -297,10 +297,10 @@ def _hpa_maxed(ctx: Ctx) -> list[Case]:
 
 
 def _gpu_power(ctx: Ctx) -> list[Case]:
-    s, t = ctx.stack, ctx.stack.spec.alerts
+    s, t = ctx.stack, ctx.stack.alerts
     limit = t.gpu_power_limit_watts
     high = math.ceil(t.gpu_power_ratio * limit) + 1
-    if s.spec.monitoring.gpu_metrics == "triton":
+    if s.monitoring.gpu_metrics == "triton":
         hot, cool = ({**triton_target(s, i), "gpu_uuid": dcgm(s, i, i)["UUID"]} for i in (0, 1))
         series = [
             (_sel(c.NV_GPU_POWER_USAGE.name, hot), gauge(ctx, 100, high)),
@@ -335,7 +335,7 @@ def _dcgm_level(metric: c.Metric, high: float, normal: float) -> Callable[[Ctx],
 
 
 def builders(stack: Stack) -> dict[str, Callable[[Ctx], list[Case]]]:
-    t = stack.spec.alerts
+    t = stack.alerts
     built = {
         "TritonMetricsTargetDown": _target_down,
         "TritonMetricsTargetMissing": _target_missing,
@@ -415,11 +415,11 @@ def test_file(stack: Stack, alert: rules.Alert) -> dict[str, Any]:
     tests = []
     for case in builders(stack)[alert.name](ctx):
         fire = (ctx.t0 if case.start_s < 0 else case.start_s) + for_s
-        exp = [_exp_alert(alert, lb, v, stack.spec.alerts.runbook_base_url) for lb, v in case.expected]
+        exp = [_exp_alert(alert, lb, v, stack.alerts.runbook_base_url) for lb, v in case.expected]
         tests.append(
             {
                 "name": f"{alert.name}: {case.name}",
-                "interval": stack.spec.monitoring.scrape_interval,
+                "interval": stack.monitoring.scrape_interval,
                 "input_series": [{"series": sel, "values": values} for sel, values in case.series],
                 "alert_rule_test": [
                     {"eval_time": q.duration(fire - step), "alertname": alert.name, "exp_alerts": []},
@@ -429,7 +429,7 @@ def test_file(stack: Stack, alert: rules.Alert) -> dict[str, Any]:
         )
     return {
         "rule_files": [f"../{rules.RULES_FILE.rsplit('/', 1)[1]}"],
-        "evaluation_interval": stack.spec.monitoring.scrape_interval,
+        "evaluation_interval": stack.monitoring.scrape_interval,
         "group_eval_order": groups,
         "tests": tests,
     }

@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
-from tritonobs.core.render.yamlfmt import to_yaml
+from tritonobs.core.render import forecast
 
 GROUP_SIGNALS = "tritonobs.signals"
 GROUP_SLO = "tritonobs.slo"
@@ -86,7 +86,7 @@ def runbook_anchor(alert_name: str) -> str:
 
 def triton_job(stack: Stack) -> str:
     """The `job` label of the Triton targets: prometheus-operator names it after the Service (no jobLabel)."""
-    return stack.spec.triton.metrics_service
+    return stack.triton.metrics_service
 
 
 def model_matchers(stack: Stack, models: tuple[str, ...] | None = None) -> list[str]:
@@ -122,8 +122,8 @@ def signal_records(stack: Stack) -> list[dict[str, Any]]:
 def slo_bounds(stack: Stack) -> dict[float, tuple[str, ...]]:
     """TTFT bucket bound -> models whose objective maps to it (one record per bound and window)."""
     out: dict[float, list[str]] = {}
-    for m in stack.spec.models:
-        out.setdefault(ttft_slo_bound(m.slo.ttft_p95_seconds), []).append(m.name)
+    for m in stack.models:
+        out.setdefault(ttft_slo_bound(m.ttft_p95_seconds), []).append(m.name)
     return {b: tuple(sorted(ms)) for b, ms in sorted(out.items())}
 
 
@@ -145,7 +145,7 @@ def _any(exprs: list[str]) -> str:
 
 
 def triton_alerts(stack: Stack) -> list[Alert]:
-    t = stack.spec.alerts
+    t = stack.alerts
     ns = stack.namespace
     w = stack.rate_window
     m = model_matchers(stack)
@@ -250,7 +250,7 @@ def _burn_alert(stack: Stack, name: str, windows: tuple[str, str], burn: float, 
 
 
 def autoscaling_alerts(stack: Stack) -> list[Alert]:
-    t = stack.spec.alerts
+    t = stack.alerts
     ns = q.eq("namespace", stack.namespace)
     hpa_name = stack.effective_hpa_name
     hpa = [ns, q.eq("horizontalpodautoscaler", hpa_name)]
@@ -260,7 +260,7 @@ def autoscaling_alerts(stack: Stack) -> list[Alert]:
     ]
     # The predictive floor's record too: while its External metric has no value the HPA never scales down.
     absent += [
-        q.label_replace(q.absent(q.sel(f.floor_record, [ns, q.eq("deployment", stack.spec.triton.deployment)])),
+        q.label_replace(q.absent(q.sel(f.floor_record, [ns, q.eq("deployment", stack.triton.deployment)])),
                         "signal", f"{f.signal}_floor", "namespace", ".*")
         for f in stack.scale_ahead.floors
     ]
@@ -315,10 +315,10 @@ def gpu_series(stack: Stack, metric: c.Metric) -> str:
 
 
 def gpu_alerts(stack: Stack) -> list[Alert]:
-    t = stack.spec.alerts
+    t = stack.alerts
     ns = [q.eq("namespace", stack.namespace)]
     dcgm_gpu = "GPU {{ $labels.gpu }} ({{ $labels.UUID }}) of pod {{ $labels.pod }}"
-    if stack.spec.monitoring.gpu_metrics == "dcgm":
+    if stack.monitoring.gpu_metrics == "dcgm":
         power_expr = f"({gpu_series(stack, c.DCGM_POWER)}) / {q.number(t.gpu_power_limit_watts)}"
         power_gpu, limit = dcgm_gpu, f"its {t.gpu_power_limit_watts:g} W board limit"
     else:
@@ -336,7 +336,7 @@ def gpu_alerts(stack: Stack) -> list[Alert]:
             f"(threshold {t.gpu_power_ratio:.4g}): clocks are being capped, so tokens/s per GPU drop.",
         )
     ]
-    if stack.spec.monitoring.gpu_metrics != "dcgm":
+    if stack.monitoring.gpu_metrics != "dcgm":
         return alerts  # temperature and XID exist only in DCGM; no alert that could never fire
     return [
         *alerts,
@@ -370,9 +370,7 @@ def alerts(stack: Stack) -> list[Alert]:
 
 def rule_groups(stack: Stack) -> dict[str, Any]:
     """{"groups": [{"name": ..., "rules": [{"record"|"alert": ..., "expr": ...}, ...]}]}"""
-    base = stack.spec.alerts.runbook_base_url
-    from tritonobs.core.render import forecast
-
+    base = stack.alerts.runbook_base_url
     groups = [{"name": GROUP_SIGNALS, "rules": signal_records(stack)}]
     floor_group = forecast.rule_group(stack)  # the predictive floor's records (autoscaling.predictive)
     groups += [floor_group] if floor_group else []
@@ -385,30 +383,17 @@ def rule_groups(stack: Stack) -> dict[str, Any]:
     return {"groups": groups}
 
 
-def prometheus_rule(stack: Stack) -> KubeObject:
-    mon = stack.spec.monitoring
+def prometheus_rule(stack: Stack, groups: dict[str, Any] | None = None) -> KubeObject:
+    """The rule groups (rendered once by the caller, or here) as the PrometheusRule the operator loads."""
+    mon = stack.monitoring
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {
             "name": stack.prometheus_rule_name,
             "namespace": mon.namespace,
-            # kube-prometheus-stack only loads rules carrying its release label (FACTS.md).
+            # kube-prometheus-stack only loads rules carrying its release label (docs/facts.md).
             "labels": {**stack.labels, "release": mon.prometheus_release},
         },
-        "spec": rule_groups(stack),
+        "spec": groups if groups is not None else rule_groups(stack),
     }
-
-
-def render(stack: Stack) -> list[Artifact]:
-    from tritonobs.core.render import alert_tests
-
-    return [
-        Artifact(RULES_FILE, to_yaml(rule_groups(stack))),
-        Artifact(PROMETHEUS_RULE_FILE, to_yaml(prometheus_rule(stack))),
-        *alert_tests.render(stack),
-    ]
-
-
-def objects(stack: Stack) -> list[KubeObject]:
-    return [prometheus_rule(stack)]

@@ -16,16 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from tritonobs.core import amp
-from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
-from tritonobs.core.render.yamlfmt import to_yaml
+from tritonobs.core.artifacts import KubeObject
+from tritonobs.core.model import Amp, Stack
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-def _amp(stack: Stack) -> Any:
-    mon = stack.spec.monitoring
-    return mon.amp if mon.backend == "amp" else None
+def _amp(stack: Stack) -> Amp | None:
+    return stack.monitoring.amp
 
 
 def trigger_authentication_name(stack: Stack) -> str:
@@ -70,6 +68,7 @@ def trigger_authentication(stack: Stack) -> KubeObject | None:
 
 def proxy_container(stack: Stack) -> dict[str, Any]:
     a = _amp(stack)
+    assert a is not None  # adapter_values is rendered for an AMP backend only
     host = amp.endpoint(a.region).removeprefix("https://")
     return {
         "name": "aws-sigv4-proxy",
@@ -96,8 +95,3 @@ def adapter_values(stack: Stack) -> dict[str, Any]:
         values["serviceAccount"] = {"annotations": {IRSA_ANNOTATION: a.adapter_role_arn}}
     return values
 
-
-def render(stack: Stack) -> list[Artifact]:
-    if _amp(stack) is None or stack.spec.autoscaling.engine != "adapter":
-        return []
-    return [Artifact("adapter_rules/prometheus-adapter-amp-values.yaml", to_yaml(adapter_values(stack)))]

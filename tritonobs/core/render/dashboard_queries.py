@@ -17,6 +17,7 @@ import promql_parser
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
+from tritonobs.core.expand import expand_grafana
 from tritonobs.core.model import SignalUse, Stack
 
 RATE = "$__rate_interval"
@@ -164,7 +165,7 @@ def _triton() -> GpuSeries:
 
 
 def gpu(stack: Stack) -> GpuSeries:
-    return _dcgm() if stack.spec.monitoring.gpu_metrics == "dcgm" else _triton()
+    return _dcgm() if stack.monitoring.gpu_metrics == "dcgm" else _triton()
 
 
 # --- CPU (Triton's nv_cpu_*, per pod) ---
@@ -198,7 +199,7 @@ def kv_cache(matchers: Sequence[str] = MODEL_MATCHERS) -> str:
 
 def deployment_pods(stack: Stack) -> str:
     """Pods of the Triton Deployment (`<deployment>-<replicaset hash>-<id>`), whatever `$pod` says."""
-    return q.re_("pod", q.name_regex(stack.spec.triton.deployment) + "-.*")
+    return q.re_("pod", q.name_regex(stack.triton.deployment) + "-.*")
 
 
 def signal_per_pod(use: SignalUse) -> str:
@@ -239,12 +240,12 @@ def ready_pods(stack: Stack) -> str:
 
 
 def nodeclaims_per_minute(stack: Stack) -> str:
-    m = (q.eq("nodepool", stack.spec.gpu_pool.nodepool),)
+    m = (q.eq("nodepool", stack.gpu_pool.nodepool),)
     return q.multiply(per_second(c.KARPENTER_NODECLAIMS_CREATED, m, ("nodepool",)), 60)
 
 
 def launch_failures_per_minute(stack: Stack) -> str:
-    m = (q.eq("nodepool", stack.spec.gpu_pool.nodepool),)
+    m = (q.eq("nodepool", stack.gpu_pool.nodepool),)
     return q.multiply(per_second(c.KARPENTER_LAUNCH_FAILURES, m, ("nodepool", "instance_type")), 60)
 
 
@@ -274,8 +275,6 @@ def counter_problems(expr: str) -> list[str]:
     the dashboard range, `increase(x[$__range])`; rate/increase only over counters. Empty when fine.
 
     Raises ValueError when the expression does not parse."""
-    from tritonobs.core.queries import expand_grafana
-
     problems: list[str] = []
 
     def raw(vs: Any) -> None:

@@ -14,10 +14,9 @@ from typing import Any
 from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Dashboard
 
+from tritonobs.core.artifacts import DashboardSource, KubeObject
 from tritonobs.core.errors import UsageError
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, DashboardSource, KubeObject
-from tritonobs.core.render.yamlfmt import to_json, to_yaml
 
 JSON_DIR = "dashboards"
 CONFIGMAP_DIR = "dashboards/kubernetes"
@@ -38,32 +37,21 @@ def build_json(stack: Stack, source: DashboardSource) -> dict[str, Any]:
 
 
 def configmap(stack: Stack, slug: str, dashboard_json: str) -> KubeObject:
-    grafana = stack.spec.monitoring.grafana
+    mon = stack.monitoring
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": stack.dashboard_configmap_name(slug),
-            "namespace": stack.spec.monitoring.namespace,
-            "labels": {**stack.labels, **grafana.dashboard_label},
+            "namespace": stack.monitoring.namespace,
+            "labels": {**stack.labels, **mon.grafana_dashboard_label},
             # The kube-prometheus-stack sidecar files the dashboard into this folder.
-            "annotations": {"grafana_folder": grafana.folder},
+            "annotations": {"grafana_folder": mon.grafana_folder},
         },
         "data": {f"{slug}.json": dashboard_json},
     }
 
 
-def _rendered(stack: Stack, sources: list[DashboardSource]) -> list[tuple[str, str]]:
-    return [(s.slug, to_json(build_json(stack, s))) for s in sorted(sources, key=lambda s: s.slug)]
-
-
-def render(stack: Stack, sources: list[DashboardSource]) -> list[Artifact]:
-    out: list[Artifact] = []
-    for slug, text in _rendered(stack, sources):
-        out.append(Artifact(f"{JSON_DIR}/{slug}.json", text))
-        out.append(Artifact(f"{CONFIGMAP_DIR}/{slug}.configmap.yaml", to_yaml(configmap(stack, slug, text))))
-    return out
-
-
-def objects(stack: Stack, sources: list[DashboardSource]) -> list[KubeObject]:
-    return [configmap(stack, slug, text) for slug, text in _rendered(stack, sources)]
+def build_all(stack: Stack, sources: list[DashboardSource]) -> dict[str, dict[str, Any]]:
+    """slug -> dashboard JSON model, for every source, sorted by slug."""
+    return {s.slug: build_json(stack, s) for s in sorted(sources, key=lambda s: s.slug)}

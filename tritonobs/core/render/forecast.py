@@ -32,7 +32,7 @@ BY = ("namespace",)  # the records' grouping (plus the static `deployment` rule 
 
 def floor_labels(stack: Stack) -> dict[str, str]:
     """Labels of every forecast record: what the HPA's external metric selects."""
-    return {"namespace": stack.namespace, "deployment": stack.spec.triton.deployment}
+    return {"namespace": stack.namespace, "deployment": stack.triton.deployment}
 
 
 def _use(stack: Stack, floor: Floor) -> Any:
@@ -47,7 +47,7 @@ def total_expr(stack: Stack, floor: Floor) -> str:
     use = _use(stack, floor)
     # The Deployment's pods only (`<deployment>-<hash>-<id>`), as KEDA's trigger: another workload serving the
     # same models must not add to this Deployment's load.
-    pods = q.re_("pod", f"{q.name_regex(stack.spec.triton.deployment)}-.+")
+    pods = q.re_("pod", f"{q.name_regex(stack.triton.deployment)}-.+")
     inner = use.signal.per_pod(stack.signal_matchers(use, pods), stack.rate_window, list(BY))
     return f"# {use.signal.title}, summed over the Deployment's pods: the load the floor forecasts.\n{inner}"
 
@@ -73,7 +73,7 @@ def floor_expr(stack: Stack, floor: Floor) -> str:
 
 
 def records(stack: Stack) -> list[dict[str, Any]]:
-    deployment = {"deployment": stack.spec.triton.deployment}
+    deployment = {"deployment": stack.triton.deployment}
     out: list[dict[str, Any]] = []
     for floor in stack.scale_ahead.floors:
         out += [
@@ -93,7 +93,7 @@ def rule_group(stack: Stack) -> dict[str, Any] | None:
 
 
 def external_rule(stack: Stack, floor: Floor) -> dict[str, Any]:
-    deployment = q.eq("deployment", stack.spec.triton.deployment)
+    deployment = q.eq("deployment", stack.triton.deployment)
     return {
         # The static `deployment` matcher is repeated in metricsQuery, as the adapter requires.
         "seriesQuery": q.sel(floor.floor_record, [q.ne("namespace", ""), deployment]),
@@ -107,7 +107,7 @@ def external_rule(stack: Stack, floor: Floor) -> dict[str, Any]:
 
 
 def external_rules(stack: Stack) -> list[dict[str, Any]]:
-    if stack.spec.autoscaling.engine != "adapter":
+    if stack.autoscaling.engine != "adapter":
         return []
     return [external_rule(stack, f) for f in stack.scale_ahead.floors]
 
@@ -120,7 +120,7 @@ def hpa_metric(stack: Stack, floor: Floor) -> dict[str, Any]:
     return {
         "type": "External",
         "external": {
-            "metric": {"name": floor.external_metric, "selector": {"matchLabels": {"deployment": stack.spec.triton.deployment}}},
+            "metric": {"name": floor.external_metric, "selector": {"matchLabels": {"deployment": stack.triton.deployment}}},
             "target": {"type": "AverageValue", "averageValue": quantity(floor.capacity)},
         },
     }

@@ -22,8 +22,8 @@ from typing import Any
 
 from tritonobs.core import catalogue as c
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import Artifact
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact
 from tritonobs.core.render import alerts as rules
 from tritonobs.core.render.alert_tests import per_model
 from tritonobs.core.render.forecast import floor_labels
@@ -105,7 +105,7 @@ class _Case:
     def group(self, name: str, totals: list[float], checks: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "name": f"{self.floor.signal} floor: {name}",
-            "interval": self.stack.spec.monitoring.scrape_interval,
+            "interval": self.stack.monitoring.scrape_interval,
             "input_series": load_series(self.stack, self.floor, totals),
             "promql_expr_test": checks,
         }
@@ -151,7 +151,7 @@ def noise(case: _Case) -> dict[str, Any]:
 def drop(case: _Case) -> dict[str, Any]:
     f, step = case.floor, case.step
     high, low = 4 * case.base, case.base
-    down = case.stack.spec.autoscaling.behavior.scale_down.stabilization_window_seconds
+    down = case.stack.autoscaling.scale_down.stabilization_window_seconds
     after = max(2, math.ceil(down / step)) + 1
     totals = [high] * (case.window_scrapes + 2) + [low] * after
     t_drop = (case.window_scrapes + 2) * step
@@ -168,16 +168,17 @@ def drop(case: _Case) -> dict[str, Any]:
 CASES: tuple[Callable[[_Case], dict[str, Any]], ...] = (ramp, noise, drop)
 
 
-def test_file(stack: Stack) -> dict[str, Any]:
+def test_file(stack: Stack, groups: dict[str, Any]) -> dict[str, Any]:
+    """`groups`: the rendered rule groups (promtool evaluates them in their file's order)."""
     return {
         "rule_files": [f"../../{rules.RULES_FILE.rsplit('/', 1)[1]}"],
-        "evaluation_interval": stack.spec.monitoring.scrape_interval,
-        "group_eval_order": [g["name"] for g in rules.rule_groups(stack)["groups"]],
+        "evaluation_interval": stack.monitoring.scrape_interval,
+        "group_eval_order": [g["name"] for g in groups["groups"]],
         "tests": [build(_Case(stack, floor)) for floor in stack.scale_ahead.floors for build in CASES],
     }
 
 
-def render(stack: Stack) -> list[Artifact]:
+def render(stack: Stack, groups: dict[str, Any]) -> list[Artifact]:
     if not stack.scale_ahead.floors:
         return []
-    return [Artifact(FILE, to_yaml(test_file(stack)))]
+    return [Artifact(FILE, to_yaml(test_file(stack, groups)))]

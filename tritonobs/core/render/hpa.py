@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritonobs.core.config import ScalingRules
-from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
+from tritonobs.core.artifacts import KubeObject
+from tritonobs.core.model import ScalingRules, Stack
+from tritonobs.core.render import forecast
 from tritonobs.core.render.quantity import quantity
-from tritonobs.core.render.yamlfmt import to_yaml
 
 
 def scaling_rules(r: ScalingRules) -> dict[str, Any]:
@@ -24,19 +23,17 @@ def scaling_rules(r: ScalingRules) -> dict[str, Any]:
 
 
 def behavior(stack: Stack) -> dict[str, Any]:
-    b = stack.spec.autoscaling.behavior
-    return {"scaleUp": scaling_rules(b.scale_up), "scaleDown": scaling_rules(b.scale_down)}
+    a = stack.autoscaling
+    return {"scaleUp": scaling_rules(a.scale_up), "scaleDown": scaling_rules(a.scale_down)}
 
 
 def scale_target_ref(stack: Stack) -> dict[str, str]:
     """The Triton Deployment, as both the HPA and KEDA's ScaledObject name it."""
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": stack.spec.triton.deployment}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": stack.triton.deployment}
 
 
 def hpa(stack: Stack) -> KubeObject:
-    from tritonobs.core.render import forecast
-
-    a = stack.spec.autoscaling
+    a = stack.autoscaling
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -60,19 +57,3 @@ def hpa(stack: Stack) -> KubeObject:
             "behavior": behavior(stack),
         },
     }
-
-
-def objects(stack: Stack) -> list[KubeObject]:
-    from tritonobs.core.render import keda
-
-    if stack.spec.autoscaling.engine == "keda":
-        return keda.objects(stack)
-    return [hpa(stack)]
-
-
-def render(stack: Stack) -> list[Artifact]:
-    from tritonobs.core.render import keda
-
-    if stack.spec.autoscaling.engine == "keda":
-        return keda.render(stack)
-    return [Artifact("adapter_rules/hpa.yaml", to_yaml(hpa(stack)))]

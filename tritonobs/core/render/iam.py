@@ -39,9 +39,9 @@ class RolePlan:
 
 
 def roles(stack: Stack) -> list[RolePlan]:
-    mon = stack.spec.monitoring
+    mon = stack.monitoring
     out: list[RolePlan] = []
-    if stack.spec.autoscaling.engine == "adapter":
+    if stack.autoscaling.engine == "adapter":
         # The chart names its service account after the release (fullname) unless told otherwise.
         out.append(RolePlan(f"{stack.name}-amp-adapter", "prometheus-adapter's sigv4 sidecar signs the adapter's queries",
                             mon.namespace, mon.adapter_release))
@@ -65,7 +65,7 @@ def roles(stack: Stack) -> list[RolePlan]:
 
 
 def workspace_arn(stack: Stack, account: str, partition: str = "aws") -> str:
-    a = stack.spec.monitoring.amp
+    a = stack.monitoring.amp
     if a is None:
         raise ValueError("monitoring.backend is not amp")
     return amp.workspace_arn(a.region, account, a.workspace_id, partition)

@@ -14,11 +14,11 @@ rendered: KEDA applies them only between 0 and 1 replica, and tritonobs never sc
 from __future__ import annotations
 
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact, KubeObject, amp_keda, forecast
+from tritonobs.core.render import forecast
 from tritonobs.core.render.amp_keda import amp_auth_ref, amp_metadata, amp_trigger
 from tritonobs.core.render.hpa import behavior, scale_target_ref
-from tritonobs.core.render.yamlfmt import to_yaml, to_yaml_docs
 
 FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 
@@ -26,25 +26,24 @@ FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 def trigger_query(stack: Stack, use: SignalUse) -> str:
     # Only the Deployment's pods (`<deployment>-<hash>-<id>`): KEDA divides by the target's replicas, so a
     # pod of another workload serving the same models must not add to the numerator.
-    pods = q.re_("pod", f"{q.name_regex(stack.spec.triton.deployment)}-.+")
+    pods = q.re_("pod", f"{q.name_regex(stack.triton.deployment)}-.+")
     return q.agg("sum", use.signal.per_pod(stack.signal_matchers(use, pods), stack.rate_window, ["pod"]))
 
 
 def scaled_object(stack: Stack) -> KubeObject:
-    a = stack.spec.autoscaling
-    k = a.keda
+    a = stack.autoscaling
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": {"name": stack.scaledobject_name, "namespace": stack.namespace, "labels": stack.labels},
         "spec": {
             "scaleTargetRef": scale_target_ref(stack),
-            "pollingInterval": k.polling_interval_seconds,
+            "pollingInterval": a.keda_polling_seconds,
             "minReplicaCount": a.min_replicas,
             "maxReplicaCount": a.max_replicas,
             "fallback": {
-                "failureThreshold": k.fallback.failure_threshold,
-                "replicas": k.fallback.replicas,
+                "failureThreshold": a.keda_fallback_failures,
+                "replicas": a.keda_fallback_replicas,
                 "behavior": FALLBACK_BEHAVIOR,
             },
             "advanced": {"horizontalPodAutoscalerConfig": {"name": stack.keda_hpa_name, "behavior": behavior(stack)}},
@@ -54,7 +53,7 @@ def scaled_object(stack: Stack) -> KubeObject:
                     "name": use.signal.adapter_metric.replace("_", "-"),
                     "metricType": "AverageValue",
                     "metadata": {
-                        "serverAddress": k.server_address,
+                        "serverAddress": a.keda_server_address,
                         "query": trigger_query(stack, use),
                         # KEDA parses it as a float (strconv.ParseFloat), not as a quantity.
                         "threshold": q.number(use.target),
@@ -66,22 +65,7 @@ def scaled_object(stack: Stack) -> KubeObject:
                 for use in stack.signals
             ]
             # The predictive floor's trigger: the same record the adapter's external rule serves.
-            + [amp_trigger(stack, forecast.keda_trigger(stack, floor, k.server_address))
+            + [amp_trigger(stack, forecast.keda_trigger(stack, floor, a.keda_server_address))
                for floor in stack.scale_ahead.floors],
         },
     }
-
-
-def objects(stack: Stack) -> list[KubeObject]:
-    if stack.spec.autoscaling.engine != "keda":
-        return []
-    auth = amp_keda.trigger_authentication(stack)
-    return ([auth] if auth else []) + [scaled_object(stack)]
-
-
-def render(stack: Stack) -> list[Artifact]:
-    if stack.spec.autoscaling.engine != "keda":
-        return []
-    objs = objects(stack)
-    return [Artifact("adapter_rules/keda-scaledobject.yaml", to_yaml(objs[0]) if len(objs) == 1 else to_yaml_docs(objs))]
-

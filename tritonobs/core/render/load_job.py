@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import KubeObject
 
 COMPONENT = "app.kubernetes.io/component"
 DEFAULT_IMAGE = "tritonobs:0.1.0"  # built from this repository (docs/verify.md); push it where nodes can pull
@@ -44,13 +44,13 @@ def headless_name(stack: Stack) -> str:
 
 
 def discover_address(stack: Stack) -> str:
-    t = stack.spec.triton
+    t = stack.triton
     return f"{headless_name(stack)}.{t.namespace}.svc.cluster.local:{t.grpc_port}"
 
 
 def headless_service(stack: Stack) -> KubeObject:
     """DNS of the Triton pods that are Ready (clusterIP None, no publishNotReadyAddresses)."""
-    t = stack.spec.triton
+    t = stack.triton
     return {
         "apiVersion": "v1",
         "kind": "Service",

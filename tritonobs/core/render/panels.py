@@ -275,14 +275,11 @@ def _pod_regex(deployment: str) -> str:
 
 def datasource_type(stack: Stack) -> str:
     """The data source plugin the dashboards list (see monitoring.grafana.datasource_type)."""
-    mon = stack.spec.monitoring
-    if mon.grafana.datasource_type is not None:
-        return mon.grafana.datasource_type
-    return "grafana-amazonprometheus-datasource" if mon.backend == "amp" else "prometheus"
+    return stack.monitoring.grafana_datasource_type
 
 
 def variables(stack: Stack) -> list[g.Template | AllByDefault]:
-    uid = stack.spec.monitoring.grafana.datasource_uid
+    uid = stack.monitoring.grafana_datasource_uid
     model_of_ns = q.sel(VARIABLE_METRIC, (NAMESPACE,))
     pods_of_models = q.sel(VARIABLE_METRIC, (NAMESPACE, q.re_("model", "$model")))
     return [
@@ -313,7 +310,7 @@ def variables(stack: Stack) -> list[g.Template | AllByDefault]:
                 name="pod",
                 label="Pod",
                 query=f"label_values({pods_of_models}, pod)",
-                regex=_pod_regex(stack.spec.triton.deployment),
+                regex=_pod_regex(stack.triton.deployment),
                 dataSource=DATASOURCE,
                 multi=True,
                 includeAll=True,
@@ -341,7 +338,7 @@ def dashboard(
         uid=stack.dashboard_uid(slug),
         description=f"{GENERATED_BY}. {description}",
         tags=["tritonobs", stack.name, *tags],
-        panels=_layout(sections, stack.spec.monitoring.scrape_interval),
+        panels=_layout(sections, stack.monitoring.scrape_interval),
         templating=g.Templating(list=variables(stack)),
         links=[
             g.DashboardLink(
@@ -354,7 +351,7 @@ def dashboard(
         ],
         editable=False,
         graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
-        refresh=stack.spec.monitoring.scrape_interval,
+        refresh=stack.monitoring.scrape_interval,
         schemaVersion=SCHEMA_VERSION,
         time=g.Time(time_from, "now"),
         timezone="browser",

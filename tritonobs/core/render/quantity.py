@@ -14,12 +14,3 @@ def quantity(value: float) -> str:
     if milli != milli.to_integral_value():
         raise ValueError(f"{value} needs more than milli precision; Kubernetes quantities would round it")
     return f"{int(milli)}m"
-
-
-def parse_quantity(text: str) -> float:
-    """Inverse of quantity() for the suffixes the metrics APIs return (m, k, M, G, plain)."""
-    suffixes = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9}
-    text = text.strip()
-    if text and text[-1] in suffixes:
-        return float(text[:-1]) * suffixes[text[-1]]
-    return float(text)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tritonobs.core import kinds
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import KubeObject
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 
@@ -71,14 +71,14 @@ def needed(stack: Stack, objects: Iterable[Mapping[str, Any]]) -> set[Permission
     perms |= _grant(kinds.NODE, None, "list")
     perms |= _grant(kinds.NODECLAIM, None, "list")
     perms |= _grant(kinds.API_SERVICE, None, "get")
-    mon = stack.spec.monitoring
-    if stack.spec.autoscaling.engine == "adapter" and mon.adapter_install == "helm":
+    mon = stack.monitoring
+    if stack.autoscaling.engine == "adapter" and mon.adapter_install == "helm":
         perms |= _grant(kinds.SECRET, mon.namespace, "list")
-    if stack.spec.autoscaling.engine == "adapter" and mon.adapter_install == "configmap":
+    if stack.autoscaling.engine == "adapter" and mon.adapter_install == "configmap":
         perms |= _grant(kinds.CONFIG_MAP, mon.namespace, "get", "patch", "create")
-    if stack.spec.autoscaling.engine == "keda":
+    if stack.autoscaling.engine == "keda":
         perms |= _grant(kinds.CRD, None, "get")
-    if stack.spec.autoscaling.engine == "adapter":
+    if stack.autoscaling.engine == "adapter":
         for use in stack.signals:
             perms.add(Permission(ns, kinds.CUSTOM_METRICS_GROUP, f"pods/{use.signal.adapter_metric}", "get"))
     return perms

@@ -9,14 +9,13 @@ derived from.
 from __future__ import annotations
 
 from tritonobs.core import promql as q
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
-from tritonobs.core.render.yamlfmt import to_yaml
 
 
 def service_monitor(stack: Stack) -> KubeObject:
-    t = stack.spec.triton
-    mon = stack.spec.monitoring
+    t = stack.triton
+    mon = stack.monitoring
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -47,11 +46,3 @@ def service_monitor(stack: Stack) -> KubeObject:
             ],
         },
     }
-
-
-def objects(stack: Stack) -> list[KubeObject]:
-    return [service_monitor(stack)]
-
-
-def render(stack: Stack) -> list[Artifact]:
-    return [Artifact("adapter_rules/servicemonitor.yaml", to_yaml(service_monitor(stack)))]

@@ -14,9 +14,8 @@ The placeholders' own `preemptionPolicy: Never` keeps them from ever evicting an
 
 from __future__ import annotations
 
+from tritonobs.core.artifacts import KubeObject
 from tritonobs.core.model import Stack
-from tritonobs.core.render import Artifact, KubeObject
-from tritonobs.core.render.yamlfmt import to_yaml_docs
 
 PRIORITY = -10
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -54,11 +53,11 @@ def priority_class(stack: Stack) -> KubeObject:
 
 
 def deployment(stack: Stack) -> KubeObject:
-    pool = stack.spec.gpu_pool
+    pool = stack.gpu_pool
     gpus = str(pool.gpus_per_pod)
     container = {
         "name": "placeholder",
-        "image": stack.spec.triton.image,  # so the node pulls Triton's image before Triton needs it
+        "image": stack.triton.image,  # so the node pulls Triton's image before Triton needs it
         "imagePullPolicy": "IfNotPresent",
         "command": ["sleep", "infinity"],
         "resources": {
@@ -74,7 +73,7 @@ def deployment(stack: Stack) -> KubeObject:
             "runAsUser": 65534,
         },
     }
-    tolerations = [t.model_dump(exclude_none=True) for t in pool.tolerations]
+    tolerations = [dict(t) for t in pool.tolerations]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -103,8 +102,3 @@ def objects(stack: Stack) -> list[KubeObject]:
     if stack.scale_ahead.warm_nodes == 0:
         return []
     return [priority_class(stack), deployment(stack)]
-
-
-def render(stack: Stack) -> list[Artifact]:
-    objs = objects(stack)
-    return [Artifact(FILE, to_yaml_docs(objs))] if objs else []

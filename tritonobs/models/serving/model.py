@@ -14,7 +14,7 @@ those calls to check the config covers them). The environment is read only for t
 
 Threads: Triton calls execute() on the stub's main thread; it hands requests to one asyncio loop thread,
 which makes every other pb_utils call (inputs, sends, metrics, their deletion). Triton 2.51's Python
-backend crashes when several threads send responses or update custom metrics at once (FACTS.md).
+backend crashes when several threads send responses or update custom metrics at once (docs/facts.md).
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ _GAUGES = (
 class EngineMetrics:
     """Every custom metric of one model instance. Families stay referenced here until close(): a family
     Python frees while Triton still holds it makes later updates fail, and one freed after the stub's
-    channel is gone (interpreter exit) crashes the stub (FACTS.md)."""
+    channel is gone (interpreter exit) crashes the stub (docs/facts.md)."""
 
     def __init__(self, labels: dict[str, str], histogram_mode: str) -> None:
         native = hasattr(pb_utils.MetricFamily, "HISTOGRAM")

@@ -16,6 +16,8 @@ Everything is chosen by capability, never by version string (docs/model-code.md 
 
 from __future__ import annotations
 
+# vLLM is imported inside the functions that use it: this file is copied into every model folder, and the
+# simulated engine's Python backend (and the tests) load it where vLLM is not installed.
 import dataclasses
 import inspect
 import json
