@@ -208,6 +208,24 @@ CASES = [
          "--region 'us west': not an AWS region (write e.g. us-west-2)", (spec(),)),
     Case("models-sync-region", ["models", "sync", "--spec", "{tmp}/tritonobs.yaml", "--region", "../etc"],
          "--region '../etc': not an AWS region (write e.g. us-west-2)", (spec(),)),
+    # --- Amazon Managed Prometheus: regions AMP serves, account ids, issuers, workspace ids ---
+    Case("status-sigv4-region", ["status", "--spec", "{tmp}/tritonobs.yaml", "--sigv4-region", "us-wset-2"],
+         "--sigv4-region: AMP (service aps) has no endpoint in region 'us-wset-2': write a region it serves (e.g. "
+         "us-east-1, us-east-2, us-gov-east-1, us-gov-west-1)", (spec(),)),
+    Case("verify-sigv4-region", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--external-load", "--out", "{tmp}/out",
+                                 "--sigv4-region", "eu-north-9"],
+         "--sigv4-region: AMP (service aps) has no endpoint in region 'eu-north-9': write a region it serves (e.g. "
+         "eu-central-1, eu-central-2, eu-north-1, eu-south-1)", (spec(),)),
+    Case("check-queries-amp-workspace", ["check-queries", *S, "--prometheus",
+                                         "http://127.0.0.1:9/workspaces/ws-12345678", "--sigv4-region", "us-west-2"],
+         "Prometheus URL 'http://127.0.0.1:9/workspaces/ws-12345678': workspace 'ws-12345678' is not an AMP "
+         "workspace id: expected ws- and a lowercase UUID, e.g. ws-b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d", (spec(),)),
+    Case("iam-account", ["iam", "--spec", "{tmp}/tritonobs.yaml", "--account", "12345"],
+         "--account '12345': an AWS account id is 12 digits", (spec(),)),
+    Case("iam-oidc-issuer", ["iam", "--spec", "{tmp}/tritonobs.yaml", "--account", "111122223333", "--oidc-issuer",
+                             "oidc.eks.example"],
+         "--oidc-issuer 'oidc.eks.example': not an http(s) URL (the scheme must be http:// or https://): write e.g. "
+         "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B7", (spec(),)),
     # --- lab ---
     Case("lab-replicas-absurd", ["lab", "up", "--replicas", "1000000000"], "Invalid value for '--replicas' / '-n': "
          "Input should be less than or equal to 16 (see `tritonobs lab up --help`)"),
@@ -337,6 +355,29 @@ CASES = [
          "(models: llama2, mistral7b)", (spec(), write("kc", KUBECONFIG))),
     Case("verify-out-is-file", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--lab", "--out", "{tmp}/tritonobs.yaml"],
          "--out {tmp}/tritonobs.yaml: is a file; name a folder", (spec(),)),
+    # --- lint / preview / diff ---
+    Case("lint-json-broken", ["lint", "{tmp}/d.json"], "d.json:2: not valid JSON: Expecting value (column 1)",
+         (write("d.json", '{"panels": [\n'),)),
+    Case("lint-not-a-lint-file", ["lint", "{tmp}/x.txt"], "x.txt: not a file lint reads: name a dashboard .json or a "
+         ".yaml (ConfigMap, rules, adapter, HPA, ScaledObject)", (write("x.txt", "x\n"),)),
+    Case("lint-yaml-holds-nothing", ["lint", "{tmp}/a.yaml"], "a.yaml: holds no dashboard, rules, adapter rules, HPA "
+         "or ScaledObject; name such a file", (write("a.yaml", "foo: 1\n"),)),
+    Case("lint-configmap-json-broken", ["lint", "{tmp}/cm.yaml"], "cm.yaml:7: not valid JSON: Expecting ',' "
+         "delimiter (column 20)", (write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata:\n"
+                                        "  d.json: |\n    {\n      \"title\": \"x\" \"panels\": []\n    }\n"),)),
+    Case("lint-config-unknown-rule", ["lint", "-c", "{tmp}/l.yaml", "{tmp}/d.json"],
+         "{tmp}/l.yaml:2: exclusions.no-such-rule: no such rule (see `tritonobs lint --rules`)",
+         (write("l.yaml", "exclusions:\n  no-such-rule: {}\n"), write("d.json", '{"panels": []}\n'))),
+    Case("lint-config-job-instance", ["lint", "-c", "{tmp}/l.yaml", "{tmp}/d.json"],
+         "{tmp}/l.yaml:2: settings.job_instance: 'sometimes'; use auto, on or off",
+         (write("l.yaml", "settings:\n  job_instance: sometimes\n"), write("d.json", '{"panels": []}\n'))),
+    Case("preview-out-is-file", ["preview", "--out", "{tmp}/f", "{tmp}/d.json"], "--out {tmp}/f: is a file; name a folder",
+         (write("f", "x"), write("d.json", '{"panels": []}\n'))),
+    Case("preview-to-bad", ["preview", "--out", "{tmp}/o", "--prometheus", "http://127.0.0.1:9", "--to", "soon",
+                            "{tmp}/d.json"], "--to 'soon': write now, a duration ago (e.g. 5m) or unix seconds",
+         (write("d.json", '{"panels": []}\n'),)),
+    Case("diff-not-a-repository", ["diff", "--repo", "{tmp}"],
+         "re:git rev-parse --show-toplevel: fatal: not a git repository.*"),
     Case("verify-compare-unknown", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--lab", "--compare", "oracle"],
          "--compare 'oracle': a comma-separated list of distinct policies from reactive, predictive, warm", (spec(),)),
     Case("verify-compare-cluster", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--url", "lb:8001", "--rate", "1",

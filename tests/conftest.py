@@ -62,6 +62,24 @@ def _vllm_backend(d: dict[str, Any]) -> None:
     d["autoscaling"]["targets"] = {"waiting_requests": 2, "ttft_p90": 1.5}
 
 
+AMP_WORKSPACE = "ws-b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d"
+
+
+def _amp(**extra: str) -> Callable[[dict[str, Any]], None]:
+    """Metrics in Amazon Managed Prometheus (us-west-2), with the AMP settings given."""
+
+    def patch(d: dict[str, Any]) -> None:
+        d["monitoring"]["backend"] = "amp"
+        d["monitoring"]["amp"] = {"workspace_id": AMP_WORKSPACE, "region": "us-west-2", **extra}
+
+    return patch
+
+
+def _amp_keda(d: dict[str, Any]) -> None:
+    _keda(d)
+    _amp(keda_role_arn="arn:aws:iam::123456789012:role/keda-amp-query")(d)
+
+
 def _predictive(d: dict[str, Any]) -> None:
     """The example with the predictive floor (default lookahead and headroom) and one warm node."""
     d["autoscaling"]["predictive"] = True
@@ -87,6 +105,8 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "queue-compute-ratio-keda": _keda_queue_ratio,
     "mixed-signals-triton-gpu": _mixed_signals_triton_gpu,
     "vllm-backend": _vllm_backend,
+    "amp-keda": _amp_keda,
+    "amp-adapter": _amp(adapter_role_arn="arn:aws:iam::123456789012:role/prometheus-adapter-amp"),
     "predictive": _predictive,
     "predictive-keda-inflight": _predictive_keda_inflight,
 }

@@ -1,6 +1,6 @@
 """Every Kubernetes object we render validates: built-in kinds against the real OpenAPI schemas of
-Kubernetes 1.29 and 1.33 (kubernetes-validate, strict), CRD kinds against their required structure
-(kubernetes-validate has no CRD schemas and would silently pass them)."""
+Kubernetes 1.29 and 1.33 (kubernetes-validate, strict), CRD kinds against the upstream CRD schemas of KEDA and
+prometheus-operator (tests/crd_schema.py; kubernetes-validate has none and would silently pass them)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from tests import crd_schema
 from tests.conftest import DASHBOARDS, VARIANTS, variant_stack
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.render import kube_objects
@@ -20,6 +21,7 @@ CRD_REQUIRED: dict[tuple[str, str], list[tuple[str, ...]]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): [("spec", "selector"), ("spec", "endpoints")],
     ("monitoring.coreos.com/v1", "PrometheusRule"): [("spec", "groups")],
     ("keda.sh/v1alpha1", "ScaledObject"): [("spec", "scaleTargetRef", "name"), ("spec", "triggers")],
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): [("spec", "podIdentity", "provider")],
 }
 
 
@@ -40,6 +42,7 @@ def validate(obj: dict[str, Any], version: str) -> None:
         kubernetes_validate.validate(obj, version, strict=True)
     for path in required:
         assert _get(obj, path), f"{kind}: {'.'.join(path)} is empty"
+    crd_schema.validate(obj)  # KEDA's / prometheus-operator's CRD schema (cloudcoil model packages)
 
 
 @pytest.mark.parametrize("version", ["1.29", "1.33"])

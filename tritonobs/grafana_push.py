@@ -32,6 +32,9 @@ class Pushed:
     version: int | None
 
 
+PROMETHEUS_TYPES = ("prometheus", "grafana-amazonprometheus-datasource")
+
+
 def folder_uid(stack: Stack, title: str) -> str:
     return f"tobs-{stable_uid(stack.name, 'folder', title)}"
 
@@ -56,6 +59,24 @@ def ensure_folder(api: GrafanaApi, stack: Stack, title: str) -> str:
             return str(folder["uid"])
     created = api.folder.create_folder(title, uid=folder_uid(stack, title))
     return str(created["uid"])
+
+
+def datasource_warning(api: GrafanaApi, url: str, wanted: str) -> str | None:
+    """Why the dashboards' Data source menu would be empty on this Grafana, or None. A data source variable
+    lists one plugin type; a Grafana that has only the other Prometheus flavour needs datasource_type changed.
+    Not knowing (no permission to list data sources) is no warning."""
+    try:
+        found = api.datasource.list_datasources() or []
+    except (GrafanaException, RequestException):
+        return None
+    types = sorted({str(d.get("type")) for d in found if isinstance(d, dict)})
+    if wanted in types:
+        return None
+    flavours = [t for t in types if t in PROMETHEUS_TYPES]
+    hint = (f"; set monitoring.grafana.datasource_type: {flavours[0]}" if flavours
+            else "; add a Prometheus data source (SigV4 for AMP)")
+    return (f"{url}: no data source of type {wanted} (found: {', '.join(types) or 'none'}): the dashboards' "
+            f"Data source menu would be empty{hint}")
 
 
 def push(api: GrafanaApi, url: str, stack: Stack, sources: Sequence[DashboardSource]) -> list[Pushed]:

@@ -1,7 +1,7 @@
 """A tiny Grafana HTTP API double on 127.0.0.1: folders and dashboards/db, with basic/bearer auth.
 
 It answers the way Grafana 10/11 does for the calls `grafana push` makes (shapes from the HTTP API docs):
-GET/POST /api/folders, POST /api/dashboards/db (version bumped per save, 412 on a uid clash without
+GET /api/datasources, GET/POST /api/folders, POST /api/dashboards/db (version bumped per save, 412 on a uid clash without
 overwrite), 401 with a wrong credential. Every request is recorded for assertions.
 """
 
@@ -24,6 +24,8 @@ class GrafanaState:
     folders: list[dict[str, Any]] = field(default_factory=list)
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # GET /api/datasources: None answers 403 (a token without datasources:read, as on Grafana).
+    datasources: list[dict[str, Any]] | None = None
 
 
 def _handler(state: GrafanaState) -> type[BaseHTTPRequestHandler]:
@@ -53,6 +55,10 @@ def _handler(state: GrafanaState) -> type[BaseHTTPRequestHandler]:
             if not self._authorized():
                 return self._send(401, {"message": "Invalid username or password"})
             path = self.path.split("?")[0]
+            if method == "GET" and path == "/api/datasources":
+                if state.datasources is None:
+                    return self._send(403, {"message": "You'll need additional permissions to perform this action."})
+                return self._send(200, state.datasources)
             if method == "GET" and path == "/api/folders":
                 return self._send(200, [{"id": f["id"], "uid": f["uid"], "title": f["title"]} for f in state.folders])
             if method == "POST" and path == "/api/folders":

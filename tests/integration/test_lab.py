@@ -7,6 +7,7 @@ The engine is shrunk so a few concurrent requests already queue (max_num_seqs 2)
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -197,13 +198,16 @@ def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:
     assert status.returncode == 1 and "no lab running" in status.stderr
 
 
-def test_lab_run_command_moves_the_gauges_and_checks_every_query(capsys: pytest.CaptureFixture[str]) -> None:
-    """`make lab` (`tritonobs lab run`): up, a step load, the signals per pod, check-queries, down."""
+def test_lab_run_command_moves_the_gauges_and_checks_every_query(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    """`make lab` (`tritonobs lab run`): up, a step load, the signals per pod, check-queries, previews of every
+    dashboard from the lab's data, down."""
     from tritonobs.cli import main
 
     before = set(child_pids(os.getpid()))
+    report = tmp_path / "lab-report"
     with pytest.raises(SystemExit) as exc:
-        main(["lab", "run", "--spec", str(EXAMPLE), "--replicas", "1", "--duration", "10s"])
+        main(["lab", "run", "--spec", str(EXAMPLE), "--replicas", "1", "--duration", "10s", "--previews", str(report)])
     out = capsys.readouterr().out
     assert exc.value.code == 0, out
     assert set(child_pids(os.getpid())) <= before  # every replica, stub and Prometheus is gone
@@ -215,6 +219,12 @@ def test_lab_run_command_moves_the_gauges_and_checks_every_query(capsys: pytest.
     # 30 concurrent requests on an engine whose KV cache holds about 15 full answers: some had to wait.
     peak = re.search(r"peak value per pod during the run.*?…-lab-0 │\s+([\d.]+)", out, re.S)
     assert peak and float(peak[1]) > 0, out
+    # the previews were drawn before the lab stopped, from its own Prometheus
+    assert out.index("previews: 3 dashboards in") < out.index("lab down: every process stopped")
+    assert sorted(p.name for p in report.iterdir()) == [
+        "autoscaling.overview.png", "llm.overview.png", "previews.json", "triton-overview.overview.png"]
+    panels = json.loads((report / "previews.json").read_text())["dashboards/llm.json"]["panels"]
+    assert set(panels["Running requests"]) == {"llama2", "mistral7b"}, panels
 
 
 def test_a_replica_that_dies_at_start_is_retried_once(monkeypatch: pytest.MonkeyPatch) -> None:

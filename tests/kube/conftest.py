@@ -44,6 +44,7 @@ PROMETHEUS_CRDS = {
 }
 KEDA_CRDS = {
     "keda.sh/v1alpha1/scaledobjects": ("ScaledObject", True),
+    "keda.sh/v1alpha1/triggerauthentications": ("TriggerAuthentication", True),
     "apiextensions.k8s.io/v1/customresourcedefinitions": ("CustomResourceDefinition", False),
 }
 KARPENTER_CRDS = {"karpenter.sh/v1/nodeclaims": ("NodeClaim", False)}

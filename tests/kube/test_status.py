@@ -118,7 +118,7 @@ def test_status_reports_unreachable_parts_without_failing(cli, fake, stack_dir, 
                  "--prometheus-url", dead, "--triton-url", triton.http_url, "-o", "json")
     assert result.code == 0, result.text
     report = json.loads(result.out)
-    assert report["alerts"] == {"error": f"{dead}/api/v1/alerts: unreachable ([Errno 111] Connection refused)"}
+    assert report["alerts"] == {"error": f"{dead}: Prometheus unreachable ([Errno 111] Connection refused)"}
     assert report["models"]["models"] == {"llama2": {"ready": 1, "checked": 1}, "mistral7b": {"ready": 0, "checked": 1}}
     assert report["hpa"]["found"] is False  # nothing applied in this cluster
 

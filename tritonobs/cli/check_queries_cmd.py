@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from tritonobs.cli.options import LabDirOpt, load_stack
+from tritonobs.cli.options import LabDirOpt, SigV4RegionOpt, load_stack
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.errors import CheckFailed, UsageError
@@ -19,8 +19,8 @@ from tritonobs.core.render import DashboardSource
 from tritonobs.lab.daemon import running_lab
 from tritonobs.lab.example import find_spec
 from tritonobs.lab.lab_stack import LAB_SCRAPE_INTERVAL, lab_variant
-from tritonobs.prom.client import PrometheusClient
 from tritonobs.prom.query_check import CheckResult, run_checks
+from tritonobs.prom.target import client_for
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
         lab: bool = typer.Option(False, "--lab", help=f"check the lab running here (`tritonobs lab up`), the stack "
                                  f"as it runs it ({LAB_SCRAPE_INTERVAL} scrape, short rate windows)"),
         lab_dir: Path = LabDirOpt,
+        sigv4_region: str | None = SigV4RegionOpt,
         lookback: str = typer.Option("15m", "--lookback", help="range-query window ending now (data in it counts)"),
         output: str = typer.Option("table", "--output", "-o", help="table or json"),
     ) -> None:
@@ -77,8 +78,6 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--output must be table or json (got {output!r})")
         if prometheus is not None:
             prometheus_url(prometheus)
-        elif not lab:
-            raise UsageError("say which Prometheus: --prometheus URL, or --lab for the lab running here")
         try:
             window = duration_seconds(lookback)
         except ValueError as e:
@@ -89,12 +88,15 @@ def register(app: typer.Typer) -> None:
             input_dir(dashboards, "dashboards folder", " (check --dashboards)")
         spec_path, _ = find_spec(spec)
         stack = load_stack(spec_path)
+        if prometheus is None and not lab and stack.spec.monitoring.backend != "amp":
+            raise UsageError("say which Prometheus: --prometheus URL, or --lab for the lab running here "
+                             "(a spec with monitoring.backend: amp reads its workspace)")
         if lab:
             stack = lab_variant(stack)
         sources = _dashboards(spec_path, dashboards)
-        if prometheus is None:
+        if prometheus is None and lab:
             prometheus = running_lab(lab_dir).prometheus_url
-        client = PrometheusClient(prometheus)
+        client = client_for(stack.spec, prometheus, sigv4_region)
         # The spinner only on a terminal: elsewhere it would leave a blank line before an error.
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True,
                       disable=not err.is_terminal) as bar:

@@ -16,8 +16,10 @@ from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import aws_region, http_url
 from tritonobs.core.model import Stack
+from tritonobs.core.render.panels import datasource_type
 
 out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 grafana_app = typer.Typer(name="grafana", help="Grafana: admin password, dashboard push.", no_args_is_help=True)
 TOKEN_ENV = "GRAFANA_TOKEN"
 RegionOption = typer.Option(None, "--region", help="AWS region of the secret (default: cluster.region)")
@@ -30,6 +32,17 @@ def read_password(stack: Stack, spec: Path, region: str | None) -> Secret:
     except SecretNotFound as e:
         file, line = spec_location(spec, ("monitoring", "grafana", "admin_secret_name"))
         raise UsageError(f"{e.detail} (monitoring.grafana.admin_secret_name)", file=file, line=line) from None
+
+
+def read_token(stack: Stack, spec: Path, region: str | None, name: str) -> Secret:
+    from tritonobs.aws.amg import service_account_token
+
+    where = region or stack.spec.cluster.region
+    try:
+        return service_account_token(session(where), name, where)
+    except SecretNotFound as e:
+        file, line = spec_location(spec, ("monitoring", "grafana", "token_secret_name"))
+        raise UsageError(f"{e.detail} (monitoring.grafana.token_secret_name)", file=file, line=line) from None
 
 
 @grafana_app.command("password")
@@ -75,10 +88,16 @@ def push(
         file, line = spec_location(spec, ("monitoring", "grafana"))
         raise UsageError("no Grafana URL: set monitoring.grafana.url or pass --url", file=file, line=line)
     token = os.environ.get(TOKEN_ENV)
+    token_secret = stack.spec.monitoring.grafana.token_secret_name
     if token:
         api = grafana_push.connect(target, token=Secret(token))
+    elif token_secret:  # Amazon Managed Grafana: a service-account token, no admin password
+        api = grafana_push.connect(target, token=read_token(stack, spec, region, token_secret))
     else:
         api = grafana_push.connect(target, user=user, password=read_password(stack, spec, region))
+    warning = grafana_push.datasource_warning(api, target, datasource_type(stack))
+    if warning:
+        err.print(f"warning: {warning}", markup=False)
     for p in grafana_push.push(api, target, stack, sources):
         out.print(f"pushed  {p.title} -> {target.rstrip('/')}{p.url} (uid {p.uid}, version {p.version})", markup=False)
 

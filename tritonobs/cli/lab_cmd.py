@@ -169,8 +169,11 @@ def run(
     model: Path | None = HfModelOpt,
     vllm_python: Path | None = VllmPythonOpt,
     max_num_seqs: int | None = MaxSeqsOpt,
+    previews: Path | None = typer.Option(Path("lab-report"), "--previews", help="folder for previews of every "
+                                         "dashboard drawn from the lab's data before it stops ('' to skip)"),
 ) -> None:
-    """The main job: bring the lab up, drive a short step load, show the signals per pod, tear down."""
+    """The main job: bring the lab up, drive a short step load, show the signals per pod, draw every dashboard
+    from the lab's data, tear down."""
     from tritonobs.lab.run import run_lab
 
     try:
@@ -183,8 +186,14 @@ def run(
     stack, repository, spec_path = _stack_and_repository(spec, model_repository)
     if drive is not None and drive not in stack.model_names:
         raise UsageError(f"--drive {drive!r} is not in the spec (models: {', '.join(stack.model_names)})")
+    draw = None
+    if previews is not None and str(previews) not in ("", "."):
+        from tritonobs.review.preview_cmd import lab_previews
+
+        output_dir("--previews", previews)
+        draw = lab_previews(stack, _dashboards(spec_path), previews, out)
     outcome = run_lab(stack, model_repository=repository, dashboards=_dashboards(spec_path) if check else [],
-                      replicas=replicas, duration=seconds, model=drive, console=out, engine=chosen)
+                      replicas=replicas, duration=seconds, model=drive, console=out, engine=chosen, on_done=draw)
     failing = [c for c in outcome.checks if not c.ok]
     if failing:
         raise CheckFailed(f"{len(failing)} queries returned no usable data under lab load (listed above)")

@@ -53,3 +53,9 @@ def lab_engine(engine: str, model: Path | None, vllm_python: Path | None, max_nu
 # --- a running lab as the target of client, load and check-queries ---
 LabOpt = typer.Option(False, "--lab", help="use the lab running here (`tritonobs lab up`): its replicas / Prometheus")
 LabDirOpt = typer.Option(Path(".tritonobs-lab"), "--lab-dir", help="the run directory of that lab")
+
+
+# --- a Prometheus that wants SigV4 (Amazon Managed Prometheus) without an amp spec: a test's signing proxy ---
+SigV4RegionOpt = typer.Option(None, "--sigv4-region", help="sign queries with SigV4 (service aps) for this region, "
+                              "credentials from the standard AWS chain (a spec with monitoring.backend: amp does "
+                              "this by itself)")

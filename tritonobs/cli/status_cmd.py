@@ -12,12 +12,13 @@ from rich.table import Table
 from rich.text import Text
 
 from tritonobs.cli.apply_cmd import ClusterOption, ContextOption, KubeconfigOption, RegionOption, connect_to
-from tritonobs.cli.options import SpecOption, load_stack
+from tritonobs.cli.options import SigV4RegionOpt, SpecOption, load_stack
 from tritonobs.core.errors import UsageError
 from tritonobs.core.inputs import http_url
 from tritonobs.core.inputs import prometheus_url as check_prometheus_url
 from tritonobs.kube import status as collect
 from tritonobs.kube.connection import Target
+from tritonobs.prom.target import client_for
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -93,7 +94,9 @@ def register(app: typer.Typer) -> None:
         spec: Path = SpecOption,
         output: str = typer.Option("table", "--output", "-o", help="table or json"),
         triton_url: str | None = typer.Option(None, "--triton-url", help="ask one Triton endpoint instead of pod IPs"),
-        prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="default: monitoring.prometheus_url"),
+        prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="default: the spec's (monitoring.prometheus_url, "
+                                                  "or the AMP workspace)"),
+        sigv4_region: str | None = SigV4RegionOpt,
         context: str | None = ContextOption,
         kubeconfig: str | None = KubeconfigOption,
         cluster: str | None = ClusterOption,
@@ -107,10 +110,10 @@ def register(app: typer.Typer) -> None:
         if prometheus_url is not None:
             check_prometheus_url(prometheus_url)
         stack = load_stack(spec)
+        prom = client_for(stack.spec, prometheus_url, sigv4_region, timeout=collect.HTTP_TIMEOUT)
         kube = connect_to(stack, spec, Target.of(stack, context=context, kubeconfig=kubeconfig, cluster=cluster, region=region))
         report = collect.collect(
-            kube, stack, triton_url=triton_url, prometheus_url=prometheus_url or stack.spec.monitoring.prometheus_url
-        )
+            kube, stack, triton_url=triton_url, prometheus=prom)
         if output == "json":
             out.print(json.dumps(report, indent=2, sort_keys=True), markup=False)
         else:

@@ -21,6 +21,7 @@ from tritonobs.cli.options import (
     EngineOpt,
     HfModelOpt,
     MaxSeqsOpt,
+    SigV4RegionOpt,
     SpecOption,
     VllmPythonOpt,
     lab_engine,
@@ -180,6 +181,7 @@ def register(app: typer.Typer) -> None:
         discover: str | None = typer.Option(None, "--discover", help="cluster: HOST:PORT of a headless Service to follow"),
         external_load: bool = typer.Option(False, "--external-load", help="cluster: only watch; the load Job drives load"),
         prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="cluster: Prometheus (default: the spec's)"),
+        sigv4_region: str | None = SigV4RegionOpt,
         interval: float = typer.Option(5.0, "--interval", help="cluster: seconds between polls"),
         settle: str | None = typer.Option(None, "--settle", help="after the load, wait at most this long for min replicas"),
         context: str | None = ContextOption,
@@ -233,7 +235,7 @@ def register(app: typer.Typer) -> None:
                  time_factor, model_repository, settle, lab_dir, chosen, capacity, compare)
             return
         from tritonobs.kube.connection import Target
-        from tritonobs.prom.client import PrometheusClient
+        from tritonobs.prom.target import client_for
         from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_cluster_verify, run_info
 
         if not (url or discover or external_load):
@@ -251,7 +253,7 @@ def register(app: typer.Typer) -> None:
             mode=mode, model=drive, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
             settle_s=_seconds("--settle", settle) if settle else None, capacity=capacity,
         )
-        prom = PrometheusClient(prometheus_url or stack.spec.monitoring.prometheus_url)
+        prom = client_for(stack.spec, prometheus_url, sigv4_region)
         for u in url:
             if u.split(":")[0] in ("localhost", "127.0.0.1", "::1"):
                 err.print(f"warning: {u} looks like a port-forward, which pins every connection to one pod", markup=False)

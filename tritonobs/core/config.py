@@ -10,8 +10,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from tritonobs.core import amp
 from tritonobs.core.inputs import AWS_REGION, INT32_MAX
 
 API_VERSION = "tritonobs/v1"
@@ -37,6 +46,7 @@ StackName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z
 # Model names become folders of the model repository, label values and CLI arguments: no '..' or '-x'.
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Count = Annotated[int, Field(le=INT32_MAX)]
+IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$"
 
 
 def _dns_label(text: str) -> str:
@@ -48,6 +58,20 @@ def _dns_label(text: str) -> str:
 
 # Namespaces are DNS-1123 labels (no dots, 63 characters at most).
 K8sLabelName = Annotated[K8sName, AfterValidator(_dns_label)]
+
+
+def _amp_workspace(text: str) -> str:
+    problem = amp.workspace_problem(text)
+    if problem:
+        raise ValueError(f"{text!r}: {problem}")
+    return text
+
+
+def _amp_region(text: str) -> str:
+    problem = amp.region_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
 
 
 def _bounded_duration(text: str) -> str:
@@ -256,10 +280,42 @@ class Grafana(_Strict):
     url: str | None = None
     dashboard_label: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"})
     datasource_uid: str = "prometheus"
+    # The plugin the dashboards' datasource variable lists: one type per variable (Grafana has no "either").
+    # Default: prometheus, or grafana-amazonprometheus-datasource with monitoring.backend amp (what Grafana 12+
+    # and Amazon Managed Grafana migrate SigV4 Prometheus data sources to).
+    datasource_type: Literal["prometheus", "grafana-amazonprometheus-datasource"] | None = None
+    # Amazon Managed Grafana: a service-account token in Secrets Manager (plain, or JSON with `token`/`key`);
+    # `grafana push` uses $GRAFANA_TOKEN first, then this, then the admin password.
+    token_secret_name: str | None = None
     folder: str = "Triton"
 
 
+class Amp(_Strict):
+    """Amazon Managed Service for Prometheus: where the metrics are queried (SigV4, service `aps`)."""
+
+    workspace_id: Annotated[str, AfterValidator(_amp_workspace)] = Field(description="ws-<uuid>, from the AMP console")
+    region: Annotated[str, AfterValidator(_amp_region)] = Field(description="the workspace's region (AMP serves it)")
+    # The adapter has no SigV4: a proxy sidecar signs its queries (awslabs/aws-sigv4-proxy).
+    sigv4_proxy_image: str = "public.ecr.aws/aws-observability/aws-sigv4-proxy:1.7"
+    sigv4_proxy_port: int = Field(default=8005, ge=1024, le=65535)
+    # KEDA's TriggerAuthentication (podIdentity.provider: aws): a role to assume, or whose identity to use.
+    keda_role_arn: Annotated[str, StringConstraints(pattern=IAM_ROLE_ARN, max_length=2048)] | None = None
+    keda_identity_owner: Literal["keda", "workload"] | None = None
+    # IRSA role of prometheus-adapter's service account (its sigv4 sidecar signs with it); `tritonobs iam` prints it.
+    adapter_role_arn: Annotated[str, StringConstraints(pattern=IAM_ROLE_ARN, max_length=2048)] | None = None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> Amp:
+        if self.keda_role_arn is not None and self.keda_identity_owner is not None:
+            raise ValueError("keda_role_arn and keda_identity_owner are mutually exclusive (KEDA refuses both): "
+                             "keep one")
+        return self
+
+
 class Monitoring(_Strict):
+    backend: Literal["prometheus", "amp"] = Field(
+        default="prometheus", description="prometheus: in-cluster, at prometheus_url; amp: Amazon Managed Prometheus")
+    amp: Amp | None = None
     namespace: K8sLabelName = "monitoring"
     prometheus_release: str = Field(default="kube-prometheus-stack", description="PrometheusRule `release` label")
     prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
@@ -269,6 +325,14 @@ class Monitoring(_Strict):
     adapter_release: str = "prometheus-adapter"
     gpu_metrics: Literal["dcgm", "triton"] = "dcgm"
     grafana: Grafana = Field(default_factory=Grafana)
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> Monitoring:
+        if self.backend == "amp" and self.amp is None:
+            raise ValueError("backend amp needs an amp: section (workspace_id, region)")
+        if self.backend == "prometheus" and self.amp is not None:
+            raise ValueError("an amp: section with backend prometheus: set backend: amp, or remove amp:")
+        return self
 
 
 class AlertThresholds(_Strict):

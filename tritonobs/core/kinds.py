@@ -60,6 +60,8 @@ SECRET = Kind("v1", "Secret", "secrets")
 CRD = Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False)
 HPA = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 SCALED_OBJECT = Kind("keda.sh/v1alpha1", "ScaledObject", "scaledobjects")
+# KEDA's credentials for the AMP trigger (monitoring.backend: amp): pod identity, no secret in it.
+TRIGGER_AUTHENTICATION = Kind("keda.sh/v1alpha1", "TriggerAuthentication", "triggerauthentications")
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
 POD = Kind("v1", "Pod", "pods")
 NODE = Kind("v1", "Node", "nodes", namespaced=False)
@@ -71,7 +73,7 @@ PRIORITY_CLASS = Kind("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses"
 
 # Every kind tritonobs may ever render: prune lists all of them, so switching engines (adapter -> KEDA)
 # removes the HPA the old spec created.
-MANAGED: tuple[Kind, ...] = (SERVICE_MONITOR, PROMETHEUS_RULE, CONFIG_MAP, HPA, SCALED_OBJECT)
+MANAGED: tuple[Kind, ...] = (SERVICE_MONITOR, PROMETHEUS_RULE, CONFIG_MAP, HPA, SCALED_OBJECT, TRIGGER_AUTHENTICATION)
 # Warm GPU capacity (gpu_pool.warm_nodes): in prune's scope only while the spec asks for warm nodes, so a stack
 # without them never needs the right to list and delete Deployments beside Triton's. Turning warm nodes off
 # therefore leaves the two objects behind: README "Scaling ahead of load" says how to remove them.

@@ -32,7 +32,7 @@ from tritonobs.core import kinds
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.errors import UsageError
 from tritonobs.core.model import Stack
-from tritonobs.core.render import adapter_rules, forecast
+from tritonobs.core.render import adapter_rules, amp_keda, forecast
 from tritonobs.core.render.adapter_merge import Merged, merge, owner
 from tritonobs.core.render.yamlfmt import to_yaml
 from tritonobs.kube import helm_release
@@ -166,12 +166,13 @@ def _setting_warnings(stack: Stack, values: dict[str, Any], where: str) -> list[
     prom: dict[str, Any] = raw if isinstance(raw, dict) else {}
     # The chart's flag: --prometheus-url={{url}}{{if port}}:{{port}}{{end}}{{path}}
     live = f"{prom.get('url', '')}{':' + str(prom['port']) if prom.get('port') else ''}{prom.get('path') or ''}"
-    want = adapter_rules.prometheus_values(mon.prometheus_url)
+    want = amp_keda.adapter_prometheus(stack) or adapter_rules.prometheus_values(mon.prometheus_url)
     wanted = f"{want['url']}:{want['port']}{want['path']}"
+    spec_says = (f"AMP workspace is read through the sigv4 sidecar at {wanted} (prometheus-adapter-amp-values.yaml)"
+                 if mon.backend == "amp" else f"monitoring.prometheus_url is {mon.prometheus_url}")
     if live.rstrip("/") != wanted.rstrip("/"):
         out.append(
-            f"{where} queries Prometheus at {live or '<unset>'}, the spec's monitoring.prometheus_url is "
-            f"{mon.prometheus_url}: the adapter serves our metrics from {live or 'nowhere'} (tritonobs leaves the "
+            f"{where} queries Prometheus at {live or '<unset>'}, the spec's {spec_says}: the adapter serves our metrics from {live or 'nowhere'} (tritonobs leaves the "
             "shared adapter's prometheus.url/port/path alone; fix whichever is wrong)"
         )
     relist = str(values.get("metricsRelistInterval") or "")

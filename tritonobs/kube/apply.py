@@ -36,6 +36,7 @@ _RANK = {
     kinds.DEPLOYMENT.kind: 3,
     kinds.HPA.kind: 4,
     kinds.SCALED_OBJECT.kind: 4,
+    kinds.TRIGGER_AUTHENTICATION.kind: 3,  # before the ScaledObject that refers to it
 }
 # Server-populated metadata: never part of what we compare or show in a diff.
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")

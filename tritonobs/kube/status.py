@@ -6,7 +6,6 @@ in its section. Only an unreachable cluster stops everything (ExternalError, exi
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +18,7 @@ from tritonobs.core.model import Stack
 from tritonobs.core.render.alerts import alerts as stack_alerts
 from tritonobs.kube import custom_metrics, hpa
 from tritonobs.kube.client import JsonObj, Kube
+from tritonobs.prom.client import PrometheusClient, QueryError
 
 HTTP_TIMEOUT = 3.0
 Section = dict[str, Any]
@@ -102,15 +102,13 @@ def concerns_stack(alert_labels: dict[str, Any], alert_names: set[str], namespac
     return alert_labels.get("alertname") in alert_names or alert_labels.get("namespace") == namespace
 
 
-def alerts(stack: Stack, prometheus_url: str, get: HttpGet = http_get) -> Section:
-    url = prometheus_url.rstrip("/") + "/api/v1/alerts"
-    status, body = get(url)
-    if status != 200:
-        raise Unreachable(f"{url}: HTTP {status}")
+def alerts(stack: Stack, prom: PrometheusClient) -> Section:
     try:
-        data = json.loads(body)["data"]["alerts"]
-    except (ValueError, KeyError, TypeError):
-        raise Unreachable(f"{url}: not a Prometheus alerts answer") from None
+        data = prom.alerts()
+    except QueryError as e:
+        raise Unreachable(f"{prom.url}/api/v1/alerts: {e}") from None
+    except (AttributeError, TypeError):
+        raise Unreachable(f"{prom.url}/api/v1/alerts: not a Prometheus alerts answer") from None
     ours = {a.name for a in stack_alerts(stack)}
     firing = [
         {
@@ -125,7 +123,7 @@ def alerts(stack: Stack, prometheus_url: str, get: HttpGet = http_get) -> Sectio
     ]
     firing.sort(key=lambda a: (str(a["alertname"]), str(a["namespace"])))
     others = sum(1 for a in data if a.get("state") == "firing") - len(firing)
-    return {"url": prometheus_url, "firing": firing, "other_firing": others}
+    return {"url": prom.url, "firing": firing, "other_firing": others}
 
 
 def _guard(fn: Callable[[], Section]) -> Section:
@@ -136,7 +134,7 @@ def _guard(fn: Callable[[], Section]) -> Section:
 
 
 def collect(
-    kube: Kube, stack: Stack, *, triton_url: str | None, prometheus_url: str, get: HttpGet = http_get
+    kube: Kube, stack: Stack, *, triton_url: str | None, prometheus: PrometheusClient, get: HttpGet = http_get
 ) -> dict[str, Any]:
     kube.version()  # the cluster itself unreachable: ExternalError, exit 3
     pod_section = _guard(lambda: pods(kube, stack))
@@ -149,5 +147,5 @@ def collect(
         "models": _guard(lambda: models(stack, pod_section, triton_url, get)),
         "hpa": _guard(lambda: hpa.read(kube, stack).to_json()),
         "nodes": _guard(lambda: nodes(kube, stack)),
-        "alerts": _guard(lambda: alerts(stack, prometheus_url, get)),
+        "alerts": _guard(lambda: alerts(stack, prometheus)),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +99,8 @@ async def _drive(lab: Lab, model: str, duration: float, console: Console, outcom
 
 def run_lab(stack: Stack, *, model_repository: Path, dashboards: Sequence[DashboardSource], replicas: int = 2,
             duration: float = 30.0, model: str | None = None, check: bool = True,
-            console: Console | None = None, engine: LabEngine | None = None) -> RunOutcome:
+            console: Console | None = None, engine: LabEngine | None = None,
+            on_done: Callable[[str], object] | None = None) -> RunOutcome:
     console = console or Console()
     engine = engine or LabEngine()
     t0 = time.monotonic()
@@ -127,6 +128,8 @@ def run_lab(stack: Stack, *, model_repository: Path, dashboards: Sequence[Dashbo
                 outcome.checks = run_checks(PrometheusClient(lab.prometheus_url), lab.stack, dashboards,
                                             lookback=max(120.0, duration * 3))
         _summary(lab, outcome, console)
+        if on_done is not None:  # e.g. previews drawn from the lab's data, while its Prometheus still runs
+            on_done(lab.prometheus_url)
         return outcome
     finally:
         with console.status("tearing down"):

@@ -8,12 +8,12 @@ Prometheus rejects raises `QueryError`, which callers report per query instead o
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import requests
 
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.inputs import prometheus_url
@@ -45,50 +45,72 @@ class RangeSeries:
         return [v for _, v in self.points]
 
 
+def _reason(e: requests.RequestException) -> str:
+    # The innermost cause (connection refused, timed out), without urllib3's object reprs.
+    inner: BaseException = e
+    while inner.__context__ is not None and not isinstance(inner, (ConnectionRefusedError, TimeoutError)):
+        inner = inner.__context__
+    text = str(inner) or type(inner).__name__
+    return text.split(": ", 1)[-1] if "object at 0x" in text else text
+
+
+def _denied(raw: bytes) -> str:
+    """AWS's refusal message ({"message": ...}), trimmed: it names the problem, never a secret."""
+    try:
+        doc = json.loads(raw)
+        text = str(doc.get("message") or doc.get("Message") or doc.get("error") or "") if isinstance(doc, dict) else ""
+    except ValueError:
+        text = raw.decode("utf-8", errors="replace")
+    text = " ".join(text.split())[:200]
+    return f"access denied ({text})" if text else "access denied (check the credentials and the IAM policy: tritonobs iam)"
+
+
 def _float(text: str) -> float:
     # Prometheus encodes values as strings, including "NaN", "+Inf" and "-Inf".
     return float(text)
 
 
 class PrometheusClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    """`auth` signs every request (SigV4 for Amazon Managed Prometheus, tritonobs.aws.sigv4); a server that
+    refuses it (401/403) is ExternalError naming the URL, like one that cannot be reached."""
+
+    def __init__(self, url: str, timeout: float = 10.0, auth: requests.auth.AuthBase | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        # urllib would fail later with a bare ValueError: say what a Prometheus address looks like.
+        self.auth = auth
+        # requests would fail later with a bare exception: say what a Prometheus address looks like.
         prometheus_url(url)
-        parts = urllib.parse.urlsplit(self.url)
-        host = parts.hostname or ""
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        self._http = requests.Session()
         # An http_proxy in the environment must not capture loopback traffic (the lab's Prometheus).
-        direct = host in ("127.0.0.1", "localhost", "::1")
-        self._opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if direct else []))
+        self._http.trust_env = host not in ("127.0.0.1", "localhost", "::1")
+
+    def _send(self, method: str, url: str, timeout: float, **kw: Any) -> requests.Response:
+        return self._http.request(method, url, timeout=timeout, auth=self.auth, allow_redirects=False, **kw)
 
     # --- transport ---
     def _request(self, path: str, params: Sequence[tuple[str, str]] = (), method: str = "GET") -> Any:
         endpoint = f"{self.url}{path}"
-        body: bytes | None = None
-        url = endpoint
-        if method == "POST":
-            # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
-            body = urllib.parse.urlencode(list(params)).encode()
-        elif params:
-            url = f"{endpoint}?{urllib.parse.urlencode(list(params))}"
-        req = urllib.request.Request(url, data=body, method=method)
-        if body is not None:
-            req.add_header("Content-Type", "application/x-www-form-urlencoded")
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
+            if method == "POST":
+                # POST keeps long PromQL (adapter rules expanded for many pods) out of the URL length limit.
+                resp = self._send("POST", endpoint, self.timeout, data=list(params))
+            else:
+                resp = self._send("GET", endpoint, self.timeout, params=list(params))
+        except requests.RequestException as e:
+            raise ExternalError(self.url, f"Prometheus unreachable ({_reason(e)})") from None
+        raw = resp.content
+        if resp.status_code in (401, 403):
+            raise ExternalError(self.url, f"HTTP {resp.status_code} from {path}: {_denied(raw)}")
+        if resp.status_code >= 400:
             # 400/422/503 carry the API's JSON error body: a refused query, not an unreachable server.
-            raw = e.read()
             try:
                 doc = json.loads(raw)
             except ValueError:
-                raise ExternalError(self.url, f"HTTP {e.code} from {path} (is this a Prometheus server?)") from None
-            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {e.code}"))) from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise ExternalError(self.url, f"Prometheus unreachable ({reason})") from None
+                raise ExternalError(self.url, f"HTTP {resp.status_code} from {path} (is this a Prometheus server?)") from None
+            if not isinstance(doc, dict):
+                raise ExternalError(self.url, f"HTTP {resp.status_code} from {path} (is this a Prometheus server?)")
+            raise QueryError(str(doc.get("errorType", "")), str(doc.get("error", f"HTTP {resp.status_code}")))
         try:
             doc = json.loads(raw)
         except ValueError:
@@ -100,21 +122,36 @@ class PrometheusClient:
 
     # --- health ---
     def ready(self) -> bool:
-        """True when /-/ready answers 200 (TSDB loaded, rules loaded); False when not yet (never raises)."""
+        """True when /-/ready answers 200 (TSDB loaded, rules loaded); False when not yet (never raises).
+        AMP has no /-/ready (nor build info): a signed client asks a query instead."""
+        if self.auth is not None:
+            try:
+                self.query("vector(1)")
+                return True
+            except (ExternalError, QueryError):
+                return False
         try:
-            with self._opener.open(f"{self.url}/-/ready", timeout=min(self.timeout, 2.0)) as resp:
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError):
+            return self._send("GET", f"{self.url}/-/ready", min(self.timeout, 2.0)).status_code == 200
+        except requests.RequestException:
             return False
+
+    def check(self) -> None:
+        """Raise ExternalError naming the URL unless the server answers a query (reachable, and signed
+        requests accepted)."""
+        self.query("vector(1)")
 
     def reload(self) -> None:
         """Ask Prometheus to re-read its config and rule files (needs --web.enable-lifecycle)."""
-        req = urllib.request.Request(f"{self.url}/-/reload", data=b"", method="POST")
         try:
-            with self._opener.open(req, timeout=self.timeout):
-                pass
-        except (urllib.error.URLError, OSError) as e:
-            raise ExternalError(self.url, f"reload failed ({getattr(e, 'reason', e)})") from None
+            resp = self._send("POST", f"{self.url}/-/reload", self.timeout, data=b"")
+        except requests.RequestException as e:
+            raise ExternalError(self.url, f"reload failed ({_reason(e)})") from None
+        if resp.status_code != 200:
+            raise ExternalError(self.url, f"reload failed (HTTP {resp.status_code})")
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Active alerts (/api/v1/alerts; AMP serves it too)."""
+        return list(self._request("/api/v1/alerts").get("alerts", []))
 
     # --- queries ---
     def query(self, expr: str, at: float | None = None) -> list[Sample]:

@@ -85,7 +85,9 @@ def run_cluster_verify(
 ) -> None:
     """Fill `timeline` until the stack is back at min replicas after the load (or the settle time is up).
     Ctrl-C propagates as KeyboardInterrupt; the timeline keeps everything observed until then."""
-    if not prom.ready():
+    if prom.auth is not None:
+        prom.check()  # AMP: a refused signature is exit 3 with AWS's reason, not "unreachable"
+    elif not prom.ready():
         raise ExternalError(prom.url, "Prometheus is not reachable (port-forward it and pass --prometheus-url)")
     asyncio.run(_drive(kube, prom, stack, opts, timeline, on_sample or (lambda s, line: None), clock))
 

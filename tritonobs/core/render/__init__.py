@@ -29,7 +29,15 @@ class DashboardSource:
 
 
 def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact]:
-    from tritonobs.core.render import adapter_rules, alerts, forecast_tests, hpa, servicemonitor, warm
+    from tritonobs.core.render import (
+        adapter_rules,
+        alerts,
+        amp_keda,
+        forecast_tests,
+        hpa,
+        servicemonitor,
+        warm,
+    )
     from tritonobs.core.render import dashboards as dash
 
     out: list[Artifact] = []
@@ -37,6 +45,7 @@ def render_all(stack: Stack, dashboards: list[DashboardSource]) -> list[Artifact
     out += warm.render(stack)
     out += dash.render(stack, dashboards)
     out += adapter_rules.render(stack)
+    out += amp_keda.render(stack)
     out += hpa.render(stack)
     out += servicemonitor.render(stack)
     out += alerts.render(stack)

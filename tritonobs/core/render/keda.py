@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from tritonobs.core import promql as q
 from tritonobs.core.model import SignalUse, Stack
-from tritonobs.core.render import Artifact, KubeObject, forecast
+from tritonobs.core.render import Artifact, KubeObject, amp_keda, forecast
+from tritonobs.core.render.amp_keda import amp_auth_ref, amp_metadata, amp_trigger
 from tritonobs.core.render.hpa import behavior, scale_target_ref
-from tritonobs.core.render.yamlfmt import to_yaml
+from tritonobs.core.render.yamlfmt import to_yaml, to_yaml_docs
 
 FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 
@@ -58,22 +59,29 @@ def scaled_object(stack: Stack) -> KubeObject:
                         # KEDA parses it as a float (strconv.ParseFloat), not as a quantity.
                         "threshold": q.number(use.target),
                         "ignoreNullValues": "false",
+                        **amp_metadata(stack),
                     },
+                    **amp_auth_ref(stack),
                 }
                 for use in stack.signals
             ]
             # The predictive floor's trigger: the same record the adapter's external rule serves.
-            + [forecast.keda_trigger(stack, floor, k.server_address) for floor in stack.scale_ahead.floors],
+            + [amp_trigger(stack, forecast.keda_trigger(stack, floor, k.server_address))
+               for floor in stack.scale_ahead.floors],
         },
     }
 
 
 def objects(stack: Stack) -> list[KubeObject]:
-    return [scaled_object(stack)] if stack.spec.autoscaling.engine == "keda" else []
+    if stack.spec.autoscaling.engine != "keda":
+        return []
+    auth = amp_keda.trigger_authentication(stack)
+    return ([auth] if auth else []) + [scaled_object(stack)]
 
 
 def render(stack: Stack) -> list[Artifact]:
     if stack.spec.autoscaling.engine != "keda":
         return []
-    return [Artifact("adapter_rules/keda-scaledobject.yaml", to_yaml(scaled_object(stack)))]
+    objs = objects(stack)
+    return [Artifact("adapter_rules/keda-scaledobject.yaml", to_yaml(objs[0]) if len(objs) == 1 else to_yaml_docs(objs))]
 

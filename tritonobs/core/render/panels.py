@@ -273,13 +273,21 @@ def _pod_regex(deployment: str) -> str:
     return "/^" + q.name_regex(deployment) + "-.*/"
 
 
+def datasource_type(stack: Stack) -> str:
+    """The data source plugin the dashboards list (see monitoring.grafana.datasource_type)."""
+    mon = stack.spec.monitoring
+    if mon.grafana.datasource_type is not None:
+        return mon.grafana.datasource_type
+    return "grafana-amazonprometheus-datasource" if mon.backend == "amp" else "prometheus"
+
+
 def variables(stack: Stack) -> list[g.Template | AllByDefault]:
     uid = stack.spec.monitoring.grafana.datasource_uid
     model_of_ns = q.sel(VARIABLE_METRIC, (NAMESPACE,))
     pods_of_models = q.sel(VARIABLE_METRIC, (NAMESPACE, q.re_("model", "$model")))
     return [
         g.Template(
-            name="datasource", label="Data source", type="datasource", query="prometheus", default=uid
+            name="datasource", label="Data source", type="datasource", query=datasource_type(stack), default=uid
         ),
         g.Template(
             name="namespace",
