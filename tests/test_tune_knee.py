@@ -34,3 +34,10 @@ def test_recommend_floors_to_milli() -> None:
     knee = find_knee([step(1, 1.0, 1, 1.0), step(2, 3.0, 1, 2.0)], 2.0, "waiting_requests")
     assert knee.signal_value == pytest.approx(1.5)
     assert recommend(knee, 1 / 3) == 1.0  # 1.5 x 2/3 = 0.99999... floored at milli with a hair of slack
+
+
+def test_the_headroom_is_applied_once_by_tune_or_by_the_predictive_floor() -> None:
+    from tritonobs.tune.knee import target_headroom
+
+    assert target_headroom(False, 0.2) == 0.2  # reactive only: the target leaves the headroom
+    assert target_headroom(True, 0.2) == 0.0  # the floor's capacity is target x (1 - 0.2) already

@@ -100,8 +100,14 @@ def register(app: typer.Typer) -> None:
             assert url is not None
             murl = metrics_url or f"http://{host_port('--url', url)[0]}:8002/metrics"
             run = _tune(url, murl, url, name, sig, current, slo, level_values, step_s, max_tokens,
-                        stack.spec.autoscaling.headroom)
+                        _headroom(stack))
         _finish(run, out_dir, spec, write)
+
+
+def _headroom(stack: Stack) -> float:
+    from tritonobs.tune.knee import target_headroom
+    a = stack.spec.autoscaling
+    return target_headroom(a.predictive, a.headroom)
 
 
 def _tune_lab(stack: Stack, spec: Path, name: str, sig: str, current: float, slo: float, levels: list[float],
@@ -119,7 +125,7 @@ def _tune_lab(stack: Stack, spec: Path, name: str, sig: str, current: float, slo
         replica = lab.targets[0]
         what = engine.describe() + (f", max_num_seqs {engine.sim.get('sim_max_num_seqs')}" if engine.kind != "vllm" else "")
         return _tune(replica.grpc_url, f"http://{replica.metrics_address}/metrics", "the lab (one replica)", name,
-                     sig, current, slo, levels, step_s, max_tokens, stack.spec.autoscaling.headroom, what)
+                     sig, current, slo, levels, step_s, max_tokens, _headroom(stack), what)
 
 
 def _tune(grpc_url: str, metrics_url: str, endpoint: str, name: str, sig: str, current: float, slo: float,

@@ -6,8 +6,10 @@ SLO, interpolated linearly between the last step within the SLO and the first ab
 signal's value there are interpolated the same way.
 
 Recommended target = the signal's value at the knee x (1 - headroom), floored to milli precision (what an HPA
-quantity can say): the reactive signal asks for a replica before one is full. The predictive floor applies its
-own headroom to that target again (scaleahead.capacity), because it must order a cold start earlier still.
+quantity can say). The headroom is applied once: here when the predictive floor is off (the reactive signal
+then asks for a replica before one is full), by the floor when it is on (its per-replica capacity is
+target x (1 - headroom), scaleahead.capacity, and it covers the current load as well as the forecast), so the
+target is then the knee itself.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def find_knee(steps: Sequence[StepResult], slo_s: float, signal: str) -> Knee:
     return Knee("between", _lerp(a.concurrency, b.concurrency, frac), _lerp(a.tokens_per_s, b.tokens_per_s, frac),
                 value, f"between concurrency {a.concurrency:g} (p95 {a.ttft_p95:.2f} s) and {b.concurrency:g} "
                 f"(p95 {b.ttft_p95:.2f} s)")
+
+
+def target_headroom(predictive: bool, headroom: float) -> float:
+    """The headroom the recommended target carries: none when the predictive floor applies it."""
+    return 0.0 if predictive else headroom
 
 
 def recommend(knee: Knee, headroom: float) -> float | None:

@@ -56,7 +56,9 @@ def tune_markdown(run: TuneRun, png: str = TUNE_PNG) -> str:
         lines.append(f"**No knee**: {k.note}.")
     if run.recommended is not None:
         lines.append(f"**Recommended target** for `{run.signal}`: {run.recommended:g} (= value at the knee × "
-                     f"(1 − {run.headroom:g}); the spec has {run.current_target:g}).")
+                     f"(1 − {run.headroom:g}); the spec has {run.current_target:g})." + (
+                         " The predictive floor is on: it applies the spec's headroom, so the target is the knee."
+                         if run.headroom == 0 else ""))
     lines += ["", f"![tune]({png})", "", "| in flight | requests | failed | TTFT p95 (s) | tokens/s | waiting (mean) "
               "| in flight, engine (mean) |", "|---|---|---|---|---|---|---|"]
     for s in run.steps:
