@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
-from tritonobs.aws.secrets import Secret, SecretNotFound
-from tritonobs.aws.session import client, error_code, raise_external
-from tritonobs.core.errors import ExternalError, UsageError
+from tritonobs.aws.secrets import Secret, secret_text
+from tritonobs.core.errors import UsageError
 
 TOKEN_KEYS = ("token", "key")
 
@@ -33,17 +31,4 @@ def token_from(text: str, name: str) -> Secret:
 
 
 def service_account_token(sess: boto3.Session, name: str, region: str) -> Secret:
-    sm = client(sess, "secretsmanager", region)
-    endpoint = f"{sm.meta.endpoint_url} secret {name}"
-    try:
-        answer = sm.get_secret_value(SecretId=name)
-    except ClientError as e:
-        if error_code(e) == "ResourceNotFoundException":
-            raise SecretNotFound(f"no secret {name!r} in Secrets Manager ({region})") from None
-        raise_external(e, endpoint, "secretsmanager:GetSecretValue (and kms:Decrypt for its key)")
-    except BotoCoreError as e:
-        raise_external(e, endpoint)
-    text = answer.get("SecretString")
-    if text is None:
-        raise ExternalError(endpoint, "the secret has no string value (store the token as text)")
-    return token_from(text, name)
+    return token_from(secret_text(sess, name, region, binary_ok=False), name)

@@ -55,7 +55,8 @@ def password_from(text: str, name: str) -> Secret:
     return Secret(text)
 
 
-def grafana_password(sess: boto3.Session, name: str, region: str) -> Secret:
+def secret_text(sess: boto3.Session, name: str, region: str, *, binary_ok: bool = True) -> str:
+    """The value of a Secrets Manager secret as text (exit 3 naming the endpoint when it cannot be read)."""
     sm = client(sess, "secretsmanager", region)
     endpoint = f"{sm.meta.endpoint_url} secret {name}"
     try:
@@ -67,9 +68,13 @@ def grafana_password(sess: boto3.Session, name: str, region: str) -> Secret:
     except BotoCoreError as e:
         raise_external(e, endpoint)
     text = answer.get("SecretString")
-    if text is None:
-        binary = answer.get("SecretBinary")
-        if binary is None:
-            raise ExternalError(endpoint, "the secret has no value")
-        text = bytes(binary).decode("utf-8", errors="strict")
-    return password_from(text, name)
+    if text is not None:
+        return str(text)
+    binary = answer.get("SecretBinary")
+    if binary is None or not binary_ok:
+        raise ExternalError(endpoint, "the secret has no string value (store it as text)")
+    return bytes(binary).decode("utf-8", errors="strict")
+
+
+def grafana_password(sess: boto3.Session, name: str, region: str) -> Secret:
+    return password_from(secret_text(sess, name, region), name)
