@@ -387,6 +387,11 @@ CASES = [
     Case("verify-diurnal-bad", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--lab", "--profile", "diurnal",
          "--concurrency", "12:3:240s"], "--concurrency '12:3:240s' (diurnal): need 0 <= LOW <= HIGH and DAY > 0",
          (spec(),)),
+    Case("verify-load-job-without-external", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--url", "lb:8001",
+         "--rate", "1", "--load-job", "my-load"], "--load-job names the Job of --external-load: add --external-load",
+         (spec(),)),
+    Case("verify-load-job-bad-name", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--external-load", "--load-job",
+         "My_Load"], "--load-job 'My_Load': not a Job name (lowercase letters, digits and '-', at most 63)", (spec(),)),
     Case("verify-shard-without-load-only", ["verify", "--spec", "{tmp}/tritonobs.yaml", "--lab", "--shard", "0/2"],
          "--shard is for --load-only (the load Job's pods)", (spec(),)),
     # --- tune ---

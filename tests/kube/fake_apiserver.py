@@ -14,6 +14,8 @@ labelSelector, and create answers 200. This subclass adds, the way kube-apiserve
 - list honours `labelSelector` (=, ==, !=, exists, !exists) and, like kube-apiserver's typed lists,
   items carry no apiVersion/kind;
 - the custom metrics API (`custom.metrics.k8s.io/v1beta1`) for the pods metrics a test registers;
+- pod logs (`GET .../pods/{name}/log`, text/plain) for the containers a test gives a log: 404 for a pod that
+  is not there, 400 "waiting to start" for a container without one, as kube-apiserver answers;
 - an authorization log: the (namespace, group, resource[/subresource], verb) the RBAC authorizer would
   check for each request, including `create` for an apply that creates an object.
 
@@ -167,6 +169,8 @@ class ApiServer(kmock.KubernetesEmulator):
     pod_metrics: dict[tuple[str, str], dict[str, str]] = attrs.field(factory=dict, init=False)
     # Called after every stored write (stands in for controllers, e.g. the HPA controller's status).
     on_write: list[Callable[[ApiServer, Any, dict[str, Any]], None]] = attrs.field(factory=list, init=False)
+    # (namespace, pod, container) -> the container's log, what the kubelet would stream.
+    pod_logs: dict[tuple[str, str, str], str] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=100, init=False)
     _uid: int = attrs.field(default=0, init=False)
 
@@ -226,6 +230,8 @@ class ApiServer(kmock.KubernetesEmulator):
         self._record(request)
         if res.group == "custom.metrics.k8s.io":
             return self._custom_metrics(request)
+        if res.plural == "pods" and request.subresource == "log" and request.action == kmock.action.FETCH:
+            return self._pod_log(request)
         if not any(r == res for r in self._get_resources()):
             return _status(404, "NotFound", f"the server could not find the requested resource ({res.plural})")
         dry_run = request.params.get("dryRun") == "All"
@@ -364,6 +370,24 @@ class ApiServer(kmock.KubernetesEmulator):
                 "items": items,
             }
         )
+
+    # --- pod logs ---
+    def _pod_log(self, request: rendering.Request) -> aiohttp.web.Response:
+        ns, name = str(request.namespace), str(request.name)
+        pod = self.stored("v1/pods", ns, name)
+        if pod is None:
+            return _status(404, "NotFound", f'pods "{name}" not found')
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = request.params.get("container") or (containers[0] if len(containers) == 1 else "")
+        if not container:
+            return _status(400, "BadRequest", f"a container name must be specified for pod {name}")
+        if containers and container not in containers:
+            return _status(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        text = self.pod_logs.get((ns, name, container))
+        if text is None:
+            return _status(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: '
+                           "ContainerCreating")
+        return aiohttp.web.Response(text=text, content_type="text/plain")
 
     # --- custom metrics API (what prometheus-adapter serves) ---
     def _custom_metrics_discovery(self) -> aiohttp.web.Response:

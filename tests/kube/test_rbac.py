@@ -27,6 +27,7 @@ from tritonobs.kube.connection import from_kubeconfig
 from tritonobs.load.profiles import Constant
 from tritonobs.verify.cluster import ClusterWatcher
 from tritonobs.verify.cluster_run import ClusterVerifyOptions, run_info
+from tritonobs.verify.load_logs import read_job_load
 
 
 def recorded(fake: ApiServer) -> set[Permission]:
@@ -70,6 +71,14 @@ def test_rendered_rbac_is_exactly_what_the_code_calls(variant, cli, fake, stack_
     tl = Timeline(run_info(stack, opts, 0.0))
     ClusterWatcher(from_kubeconfig(None, str(kubeconfig)), stack, tl, prometheus=None, load=lambda: 1.0).poll(1.0)
     assert [e.detail for e in tl.events if e.kind == "note"] == ["2 pod(s) (2 Ready), 1 NodeClaim(s) at start"]
+    # ... and with the in-cluster load Job, its pods' logs.
+    declare(fake, {"batch/v1/jobs": ("Job", True)})
+    fake.seed("batch/v1/jobs", {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "load", "namespace": stack.namespace}})
+    fake.seed("v1/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "load-abcde", "namespace": stack.namespace, "labels": {"job-name": "load"}}, "status": {"phase": "Succeeded"}})
+    fake.pod_logs[stack.namespace, "load-abcde", "load"] = "no records\n"
+    job_load = read_job_load(from_kubeconfig(None, str(kubeconfig)), stack.namespace, "load")
+    assert job_load.pods == ["load-abcde"] and job_load.problems[0][1].startswith("no run header")
     # 4. preflight looking the Deployment up by its Helm release label.
     stack_dir.edit(lambda d: d["triton"].update(deployment="renamed"))
     assert cli("apply", *base).code == 1

@@ -8,6 +8,8 @@ load and still writes the (partial) report, then exits 130. `--print-load-job` p
 from __future__ import annotations
 
 import math
+import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +45,7 @@ from tritonobs.core.inputs import (
 )
 from tritonobs.core.inputs import prometheus_url as check_prometheus_url
 from tritonobs.core.model import Stack
-from tritonobs.core.render.load_job import DEFAULT_IMAGE, LoadJobSpec, objects
+from tritonobs.core.render.load_job import DEFAULT_IMAGE, LoadJobSpec, job_name, objects
 from tritonobs.core.render.yamlfmt import to_yaml_docs
 from tritonobs.core.timeline import FAULT_KINDS, Sample, Timeline
 from tritonobs.lab.engine import LabEngine
@@ -180,6 +182,7 @@ def register(app: typer.Typer) -> None:
         url: list[str] = typer.Option([], "--url", help="cluster: gRPC endpoint balancing per request (ingress/LB); repeatable"),
         discover: str | None = typer.Option(None, "--discover", help="cluster: HOST:PORT of a headless Service to follow"),
         external_load: bool = typer.Option(False, "--external-load", help="cluster: only watch; the load Job drives load"),
+        load_job: str | None = typer.Option(None, "--load-job", help="--external-load: the load Job whose pod logs are merged (default: the one --print-load-job renders)"),
         prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="cluster: Prometheus (default: the spec's)"),
         sigv4_region: str | None = SigV4RegionOpt,
         interval: float = typer.Option(5.0, "--interval", help="cluster: seconds between polls"),
@@ -242,6 +245,10 @@ def register(app: typer.Typer) -> None:
         if not (url or discover or external_load):
             raise UsageError("say where the load goes: --url (ingress/LB), --discover (headless Service), "
                              "or --external-load with the Job of --print-load-job")
+        if load_job is not None and not external_load:
+            raise UsageError("--load-job names the Job of --external-load: add --external-load")
+        if load_job is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", load_job):
+            raise UsageError(f"--load-job {load_job!r}: not a Job name (lowercase letters, digits and '-', at most 63)")
         if external_load and rate is None and concurrency is None:
             rate = "0"  # the Job carries the real profile; this run only needs its length
             profile = "constant"
@@ -253,6 +260,7 @@ def register(app: typer.Typer) -> None:
             profile=prof, duration_s=duration_s, urls=tuple(url), discover=discover,
             mode=mode, model=drive, max_tokens=max_tokens, connections=connections or 8, interval_s=interval,
             settle_s=_seconds("--settle", settle) if settle else None, capacity=capacity,
+            load_job=(load_job or job_name(stack)) if external_load else None, load_job_required=load_job is not None,
         )
         prom = client_for(stack.spec, prometheus_url, sigv4_region)
         for u in url:
@@ -360,7 +368,15 @@ def _load_only(
     opts = ClusterVerifyOptions(profile=prof, duration_s=duration_s, urls=tuple(url),
                                 discover=discover, mode=mode, max_tokens=max_tokens, connections=connections or 8,
                                 interval_s=interval)
-    ok, failed = run_load_only(opts, model, lambda line: out.print(line, markup=False))
+    from tritonobs.load.framing import frame_run
+
+    result = run_load_only(opts, model, lambda line: out.print(line, markup=False))
+    # The records, framed, on stdout: `verify` reads them back from the pod's log and merges the shares.
+    for line in frame_run(result, f"{shard[0]}/{shard[1]}" if shard is not None else "0/1"):
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    ok = sum(1 for r in result.records if r.ok)
+    failed = len(result.records) - ok
     who = f"share {shard[0] + 1} of {shard[1]}: " if shard is not None else ""
     out.print(f"{who}{ok} requests ok, {failed} failed", markup=False)
     if ok == 0:

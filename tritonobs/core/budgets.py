@@ -212,9 +212,13 @@ def evaluate(tl: Timeline, budgets: Budgets) -> list[BudgetResult]:
     duration("return_to_min_seconds", "load stop -> back at min replicas", m, budgets.return_to_min_seconds, note)
     ratio, note = failed_requests(tl)
     counted = any(s.requests_ok is not None for s in tl.samples)
+    ok = not counted or (ratio is not None and ratio <= budgets.max_failed_request_ratio)
+    if tl.load_problems:  # a share of the load unread: its failures may be missing from the count
+        counted, ok = True, False
+        note = f"{note}; not all load records read: {'; '.join(tl.load_problems)}"
     results.append(BudgetResult(
         "failed_request_ratio", "requests failed", ratio, budgets.max_failed_request_ratio if counted else None,
-        "ratio", not counted or (ratio is not None and ratio <= budgets.max_failed_request_ratio), note,
+        "ratio", ok, note,
     ))
     missing, note = signal_missing(tl)
     missing_limit = budgets.max_signal_missing_seconds / f

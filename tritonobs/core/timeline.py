@@ -101,6 +101,9 @@ class Timeline:
     interrupted: bool = False
     # (sent at, TTFT or None if it failed) per request of the run's own load; not in to_dict (too long).
     requests: list[tuple[float, float | None]] | None = None
+    # Shares of an in-cluster load whose client records could not be read ("pod: why"): the request-based
+    # budgets cannot pass without them.
+    load_problems: list[str] = field(default_factory=list)
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
@@ -142,6 +145,7 @@ class Timeline:
             "interrupted": self.interrupted,
             "samples": [asdict(s) for s in sorted(self.samples, key=lambda s: s.t)],
             "events": [asdict(e) for e in self.sorted_events()],
+            **({"load_problems": list(self.load_problems)} if self.load_problems else {}),
         }
 
     @classmethod
@@ -151,4 +155,5 @@ class Timeline:
             [Sample(**s) for s in data.get("samples", [])],
             [Event(**e) for e in data.get("events", [])],
             bool(data.get("interrupted", False)),
+            load_problems=[str(p) for p in data.get("load_problems", [])],
         )

@@ -23,6 +23,7 @@ from tritonobs.load.client import probe_targets
 from tritonobs.load.generator import LoadGenerator, LoadPlan, Mode
 from tritonobs.load.profiles import Profile, Step
 from tritonobs.load.request import sampling_parameters
+from tritonobs.load.results import RunResult
 from tritonobs.prom.client import PrometheusClient
 from tritonobs.verify import discovery
 from tritonobs.verify.cluster import ClusterWatcher
@@ -43,12 +44,17 @@ class ClusterVerifyOptions:
     interval_s: float = 5.0
     settle_s: float | None = None
     capacity: float | None = None  # per-replica load at the SLO (tune's knee); None: from the signal's target
+    load_job: str | None = None  # external load: the load Job whose pods' logs carry the client records
+    load_job_namespace: str | None = None
+    load_job_required: bool = False  # named with --load-job: its absence is a problem, not "no Job used"
 
 
 def run_info(stack: Stack, opts: ClusterVerifyOptions, started_at: float) -> RunInfo:
     where = f"pods of {opts.discover}" if opts.discover else f"{len(opts.urls)} endpoint(s)"
     load = f"{opts.mode} loop, {opts.profile.describe()}, {where}"
     profile = load if drives_load(opts) else "external (the in-cluster Job); load = completed requests/s"
+    if opts.load_job and not drives_load(opts):
+        profile += f"; client records merged from the pods of Job {opts.load_job}"
     from dataclasses import replace
 
     from tritonobs.verify.score import capacity_from_signal
@@ -62,7 +68,9 @@ def run_info(stack: Stack, opts: ClusterVerifyOptions, started_at: float) -> Run
     cold = pool.node_launch_seconds + pool.image_pull_seconds + pool.model_load_seconds
     from tritonobs.core.config import duration_seconds
 
-    return replace(info, capacity_per_replica=capacity if drives_load(opts) else None, cold_start_seconds=cold,
+    # External load: the load series is Prometheus' completed requests/s, scored only against a measured knee.
+    scored = drives_load(opts) or (opts.load_job is not None and opts.capacity is not None)
+    return replace(info, capacity_per_replica=capacity if scored else None, cold_start_seconds=cold,
                    ttft_window_seconds=duration_seconds(stack.rate_window))
 
 
@@ -159,6 +167,12 @@ async def _drive(
             if load_task.done() and not load_task.cancelled() and load_task.exception() is None:
                 records = load_task.result().records
                 tl.requests = [(t_load + r.start_s, r.ttft_s if r.ok else None) for r in records]
+    if gen is None and opts.load_job:
+        from tritonobs.verify.load_logs import attach, read_job_load
+
+        job_load = await asyncio.to_thread(read_job_load, kube, opts.load_job_namespace or stack.namespace,
+                                           opts.load_job, required=opts.load_job_required, poll_s=opts.interval_s)
+        attach(tl, job_load)
 
 
 async def start_generator(opts: ClusterVerifyOptions, model: str) -> LoadGenerator:
@@ -182,10 +196,10 @@ def _follow(opts: ClusterVerifyOptions, gen: LoadGenerator | None, stop: asyncio
     return asyncio.create_task(discovery.follow(opts.discover, gen.set_targets, stop))
 
 
-def run_load_only(opts: ClusterVerifyOptions, model: str, on_progress: Callable[[str], None]) -> tuple[int, int]:
-    """The load half of a verification run, for the in-cluster Job: (ok, failed) requests."""
+def run_load_only(opts: ClusterVerifyOptions, model: str, on_progress: Callable[[str], None]) -> RunResult:
+    """The load half of a verification run, for the in-cluster Job: its per-request records."""
 
-    async def main() -> tuple[int, int]:
+    async def main() -> RunResult:
         gen = await start_generator(opts, model)
         stop = asyncio.Event()
         follow_task = _follow(opts, gen, stop)
@@ -202,7 +216,6 @@ def run_load_only(opts: ClusterVerifyOptions, model: str, on_progress: Callable[
         result = await task
         if follow_task is not None:
             await asyncio.gather(follow_task, return_exceptions=True)
-        ok = sum(1 for r in result.records if r.ok)
-        return ok, len(result.records) - ok
+        return result
 
     return asyncio.run(main())

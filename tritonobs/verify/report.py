@@ -107,6 +107,7 @@ def report_markdown(tl: Timeline, results: Sequence[BudgetResult], png_name: str
     if tl.interrupted:
         lines.append("- **interrupted**: this is a partial report")
     lines += [f"- **fault**: {line}" for line in fault_lines(tl)]
+    lines += [f"- **load records missing**: {line}" for line in tl.load_problems]
     lines += [
         "",
         f"Replicas {s['replicas_start']} → peak {s['replicas_peak']} → {s['replicas_end']}; "

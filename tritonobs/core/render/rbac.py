@@ -12,7 +12,8 @@ Exactly the calls the code makes (a test records them against the emulated API s
   `helm upgrade` itself needs, and RBAC cannot narrow a list to Helm's labels); with `configmap`, get and
   apply the adapter's ConfigMap;
 - KEDA (engine keda): get the ScaledObject CRD, whose schema tells whether KEDA knows fallback.behavior;
-- verify: get the HPA, list pods and GPU nodes, and list Karpenter's NodeClaims (cluster-scoped). Whether
+- verify: get the HPA, list pods and GPU nodes, and list Karpenter's NodeClaims (cluster-scoped); with the
+  in-cluster load Job, get the Job and read its pods' logs (`pods/log`: the client records). Whether
   Karpenter is installed is only known on the cluster, so the NodeClaim grant is always there: without the
   CRD it authorizes nothing.
 Discovery (`/api`, `/apis/...`, `/version`) is allowed to every authenticated user (system:discovery); verify's
@@ -68,6 +69,8 @@ def needed(stack: Stack, objects: Iterable[Mapping[str, Any]]) -> set[Permission
     perms |= _grant(kinds.DEPLOYMENT, ns, "get", "list")
     perms |= _grant(kinds.HPA, ns, "get", "list")
     perms |= _grant(kinds.POD, ns, "list")
+    perms |= _grant(kinds.JOB, ns, "get")
+    perms.add(Permission(ns, "", "pods/log", "get"))
     perms |= _grant(kinds.NODE, None, "list")
     perms |= _grant(kinds.NODECLAIM, None, "list")
     perms |= _grant(kinds.API_SERVICE, None, "get")
