@@ -70,3 +70,21 @@ def test_stale_generated_file_is_reported_and_removed(tmp_path: Path) -> None:
 def test_repository_outputs_are_current() -> None:
     """The committed artifacts match the committed spec (what CI's `render --check` enforces)."""
     assert _run(["render", "--spec", str(REPO / "tritonobs.yaml"), "--check"]) == 0
+
+
+def test_render_renders_every_artifact_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12 "render once": resolve -> render the bundle once -> check it -> write."""
+    from tests.render_calls import count_renders
+
+    d = _stack_dir(tmp_path)
+    calls = count_renders(monkeypatch)
+    assert _run(["render", "--spec", str(d / "tritonobs.yaml")]) == 0
+    assert dict(calls) == {
+        "render": 1,
+        "dashboards.build_json": 3,  # autoscaling, llm, triton-overview
+        "alerts.alerts": 1,
+        "alerts.rule_groups": 1,
+        "adapter_rules.rules": 1,
+        "forecast.external_rules": 1,
+        "hpa.hpa": 1,
+    }

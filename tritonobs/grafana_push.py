@@ -2,12 +2,13 @@
 
 For Grafanas that do not run the dashboard sidecar (or to see a change before the ConfigMaps roll out).
 The dashboard JSON is exactly what `tritonobs render` writes, so the uid — and every link to it — is the
-same whichever way a dashboard arrives. Credentials are passed in; nothing here prints them.
+same whichever way a dashboard arrives: push takes the models from the command's rendered and checked `Bundle`
+(render once) instead of building them again. Credentials are passed in; nothing here prints them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,8 @@ from grafana_client.client import GrafanaException, GrafanaUnauthorizedError
 from niquests.exceptions import RequestException
 
 from tritonobs.aws.secrets import Secret
-from tritonobs.core.artifacts import DashboardSource
 from tritonobs.core.errors import ExternalError
 from tritonobs.core.model import Stack, stable_uid
-from tritonobs.core.render import dashboards as dash
 
 TIMEOUT_SECONDS = 10.0
 
@@ -79,13 +78,14 @@ def datasource_warning(api: GrafanaApi, url: str, wanted: str) -> str | None:
             f"Data source menu would be empty{hint}")
 
 
-def push(api: GrafanaApi, url: str, stack: Stack, sources: Sequence[DashboardSource]) -> list[Pushed]:
+def push(api: GrafanaApi, url: str, stack: Stack, dashboards: Mapping[str, dict[str, Any]]) -> list[Pushed]:
+    """Save each dashboard model (slug -> JSON model, the bundle's `dashboards`) in the spec's folder."""
     title = stack.spec.monitoring.grafana.folder
     out = []
     try:
         folder = ensure_folder(api, stack, title)
-        for source in sorted(sources, key=lambda s: s.slug):
-            model = dict(dash.build_json(stack, source))
+        for slug in sorted(dashboards):
+            model = dict(dashboards[slug])  # a copy: the bundle stays as rendered
             model["id"] = None  # matched by uid; a stale numeric id would make Grafana refuse the save
             answer = api.dashboard.update_dashboard(
                 {"dashboard": model, "folderUid": folder, "overwrite": True, "message": "tritonobs grafana push"}

@@ -101,3 +101,22 @@ def test_push_without_a_url_is_located(cli, stack_dir) -> None:
     line = next(i for i, t in enumerate(stack_dir.spec.read_text().splitlines(), 1) if t.strip() == "grafana:")
     assert result.code == 2
     assert result.err.strip() == f"error: {stack_dir.spec}:{line}: no Grafana URL: set monitoring.grafana.url or pass --url"
+
+
+def test_push_renders_once_and_sends_the_rendered_dashboard(aws, cli, stack_dir, monkeypatch) -> None:
+    """Issue 12 "render once": push sends the bundle's dashboard models, not a second build of the sources."""
+    from tests.render_calls import count_renders
+    from tritonobs.core.render.dashboards import JSON_DIR
+
+    assert cli("render", "-f", stack_dir.spec).code == 0
+    written = json.loads((stack_dir.root / JSON_DIR / "tiny.json").read_text())
+    calls = count_renders(monkeypatch)
+    state = GrafanaState(password="unused", token="glsa_token_s3cr3t")
+    with grafana(state) as url:
+        monkeypatch.setenv("GRAFANA_TOKEN", "glsa_token_s3cr3t")
+        pushed = cli("grafana", "push", "-f", stack_dir.spec, "--url", url)
+    assert pushed.code == 0, pushed.text
+    assert calls["render"] == 1 and calls["dashboards.build_json"] == 1
+    assert calls["alerts.rule_groups"] == 1 and calls["adapter_rules.rules"] == 1
+    saved = state.dashboards[written["uid"]]["dashboard"]
+    assert saved == {**written, "id": None}  # byte for byte what `render` wrote, matched by uid

@@ -285,9 +285,9 @@ def test_configmap_changed_between_read_and_write_is_not_overwritten(fake, stack
 
     stack_dir.edit(configmap_install)
     seed_adapter_configmap(fake, [FOREIGN_RULE], manager="tritonobs")
-    stack, _, _ = prepare(stack_dir.spec, None)
+    stack, _, bundle = prepare(stack_dir.spec, None)
     kube = from_kubeconfig("fake", str(kubeconfig))
-    plan = adapter.configmap_plan(kube, stack)
+    plan = adapter.configmap_plan(kube, stack, bundle)
     seed_adapter_configmap(fake, [FOREIGN_RULE, SECOND_FOREIGN_RULE], manager="tritonobs")  # another writer
     try:
         engine.apply_one(kube, plan.obj, dry_run=False, force=True)

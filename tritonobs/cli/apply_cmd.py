@@ -15,6 +15,7 @@ from tritonobs.cli.render_cmd import DashboardsOption, prepare
 from tritonobs.core.errors import CheckFailed, UsageError
 from tritonobs.core.inputs import MAX_WAIT_SECONDS, number
 from tritonobs.core.model import Stack
+from tritonobs.core.render import Bundle
 from tritonobs.kube import adapter, hpa, keda, preflight
 from tritonobs.kube import apply as engine
 from tritonobs.kube.client import JsonObj, Kube
@@ -40,10 +41,12 @@ def connect_to(stack: Stack, spec: Path, target: Target) -> Kube:
         raise
 
 
-def _adapter_plan(kube: Kube, stack: Stack, spec: Path) -> adapter.HelmPlan | adapter.ConfigMapPlan | None:
-    """Read the shared adapter's live rules and merge ours in; refusals (exit 2) come before any write."""
+def _adapter_plan(
+    kube: Kube, stack: Stack, spec: Path, bundle: Bundle
+) -> adapter.HelmPlan | adapter.ConfigMapPlan | None:
+    """Read the shared adapter's live rules and merge the bundle's in; refusals (exit 2) come before any write."""
     try:
-        return adapter.plan(kube, stack)
+        return adapter.plan(kube, stack, bundle)
     except adapter.AdapterRefused as e:
         if e.spec_key:
             file, line = spec_location(spec, e.spec_key)
@@ -139,7 +142,7 @@ def register(app: typer.Typer) -> None:
         _preflight(kube, stack, spec, objects)
         if stack.spec.autoscaling.engine == "keda":
             _check_keda(kube, spec)
-        plan = _adapter_plan(kube, stack, spec)
+        plan = _adapter_plan(kube, stack, spec, bundle)
         verb = "would be " if dry_run else ""
         results = []
         if isinstance(plan, adapter.ConfigMapPlan):  # the rules before the HPA that reads them

@@ -81,7 +81,7 @@ def push(
         http_url("--url", url, "http://grafana.monitoring.svc")
     if region is not None:
         aws_region("--region", region)
-    stack, sources, _ = prepare(spec, dashboards)
+    stack, _, bundle = prepare(spec, dashboards)
     target = url or stack.spec.monitoring.grafana.url
     if not target:
         file, line = spec_location(spec, ("monitoring", "grafana"))
@@ -97,7 +97,7 @@ def push(
     warning = grafana_push.datasource_warning(api, target, datasource_type(stack))
     if warning:
         err.print(f"warning: {warning}", markup=False)
-    for p in grafana_push.push(api, target, stack, sources):
+    for p in grafana_push.push(api, target, stack, bundle.dashboards):
         out.print(f"pushed  {p.title} -> {target.rstrip('/')}{p.url} (uid {p.uid}, version {p.version})", markup=False)
 
 

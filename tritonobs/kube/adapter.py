@@ -18,6 +18,9 @@ writes the whole list back:
 Only `autoscaling.engine: adapter` touches the adapter; with KEDA it is left as it is. The predictive floor's
 external rules (`autoscaling.predictive`) are merged the same way into the chart's `rules.external` (the
 config file's `externalRules`); that list is written only when this stack has or had an external rule.
+
+Our rules come from the `Bundle` the command already rendered and checked (render once): nothing here renders
+them again, so what is merged is exactly what `render` writes to adapter_rules/prometheus-adapter-config.yaml.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from tritonobs.core import kinds
 from tritonobs.core.config import duration_seconds
 from tritonobs.core.errors import UsageError
 from tritonobs.core.model import Stack
-from tritonobs.core.render import adapter_rules, amp_keda, forecast
+from tritonobs.core.render import Bundle, adapter_rules, amp_keda
 from tritonobs.core.render.adapter_merge import Merged, merge, owner
 from tritonobs.core.render.yamlfmt import to_yaml
 from tritonobs.kube import helm_release
@@ -55,11 +58,11 @@ def _summary(merged: Merged, external: Merged | None) -> str:
     return merged.summary() + (f"; external rules: {external.summary()}" if external else "")
 
 
-def merge_external(live: Any, stack: Stack, where: str) -> Merged | None:
-    """The live external rule list with this stack's brought up to date; None when neither has any of ours."""
+def merge_external(live: Any, stack: Stack, ours: list[dict[str, Any]], where: str) -> Merged | None:
+    """The live external rule list with this stack's (`ours`, from the bundle) brought up to date; None when
+    neither has any of ours."""
     if not isinstance(live, list):
         raise AdapterRefused(f"{where} is a {type(live).__name__}, not a list; cannot merge safely")
-    ours = forecast.external_rules(stack)
     if not ours and not any(owner(r) == stack.name for r in live):
         return None
     return merge(live, ours, stack.name, where)
@@ -116,15 +119,16 @@ class ConfigMapPlan:
         return _summary(self.merged, self.external)
 
 
-def plan(kube: Kube, stack: Stack) -> HelmPlan | ConfigMapPlan | None:
-    if stack.spec.autoscaling.engine != "adapter":
+def plan(kube: Kube, stack: Stack, bundle: Bundle) -> HelmPlan | ConfigMapPlan | None:
+    """How to merge the bundle's adapter and external rules into the shared adapter; None with KEDA."""
+    if bundle.keda:
         return None
     if stack.spec.monitoring.adapter_install == "helm":
-        return helm_plan(kube, stack)
-    return configmap_plan(kube, stack)
+        return helm_plan(kube, stack, bundle)
+    return configmap_plan(kube, stack, bundle)
 
 
-def helm_plan(kube: Kube, stack: Stack) -> HelmPlan:
+def helm_plan(kube: Kube, stack: Stack, bundle: Bundle) -> HelmPlan:
     mon = stack.spec.monitoring
     release = helm_release.find(kube, mon.namespace, mon.adapter_release)
     where = f"Helm release {mon.namespace}/{mon.adapter_release}"
@@ -153,8 +157,8 @@ def helm_plan(kube: Kube, stack: Stack) -> HelmPlan:
     custom = rules.get("custom") or []
     if not isinstance(custom, list):
         raise AdapterRefused(f"{where}: rules.custom is a {type(custom).__name__}, not a list; cannot merge safely")
-    merged = merge(custom, adapter_rules.rules(stack), stack.name, f"{where} rules.custom")
-    external = merge_external(rules.get("external") or [], stack, f"{where} rules.external")
+    merged = merge(custom, bundle.adapter_rules, stack.name, f"{where} rules.custom")
+    external = merge_external(rules.get("external") or [], stack, bundle.external_rules, f"{where} rules.external")
     return HelmPlan(release, merged, _setting_warnings(stack, values, where), external)
 
 
@@ -189,7 +193,7 @@ def _setting_warnings(stack: Stack, values: dict[str, Any], where: str) -> list[
     return out
 
 
-def configmap_plan(kube: Kube, stack: Stack) -> ConfigMapPlan:
+def configmap_plan(kube: Kube, stack: Stack, bundle: Bundle) -> ConfigMapPlan:
     mon = stack.spec.monitoring
     ref = f"ConfigMap {mon.namespace}/{mon.adapter_release}"
     live = kube.get(kinds.CONFIG_MAP, mon.adapter_release, mon.namespace)
@@ -200,8 +204,9 @@ def configmap_plan(kube: Kube, stack: Stack) -> ConfigMapPlan:
         raise AdapterRefused(f"{ref}: {adapter_rules.CONFIG_KEY} is not YAML ({e}); cannot merge safely") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rules") or [], list):
         raise AdapterRefused(f"{ref}: {adapter_rules.CONFIG_KEY} is not a prometheus-adapter config; cannot merge safely")
-    merged = merge(doc.get("rules") or [], adapter_rules.rules(stack), stack.name, f"{ref} {adapter_rules.CONFIG_KEY} rules")
-    external = merge_external(doc.get("externalRules") or [], stack, f"{ref} {adapter_rules.CONFIG_KEY} externalRules")
+    key = adapter_rules.CONFIG_KEY
+    merged = merge(doc.get("rules") or [], bundle.adapter_rules, stack.name, f"{ref} {key} rules")
+    external = merge_external(doc.get("externalRules") or [], stack, bundle.external_rules, f"{ref} {key} externalRules")
     new_doc = {**doc, "rules": merged.rules, **({"externalRules": external.rules} if external else {})}
     changed = merged.changed or bool(external and external.changed)
     new_text = to_yaml(new_doc, header=False, sort_keys=False) if changed else text

@@ -64,7 +64,8 @@ def render(stack: Stack, sources: list[DashboardSource]) -> Bundle:
     boards = dash.build_all(stack, sources)
     board_texts = {slug: to_json(board) for slug, board in boards.items()}
     configmaps = {slug: dash.configmap(stack, slug, text) for slug, text in board_texts.items()}
-    groups = alerts.rule_groups(stack)
+    stack_alerts = alerts.alerts(stack)
+    groups = alerts.rule_groups(stack, stack_alerts)
     prometheus_rule = alerts.prometheus_rule(stack, groups)
     use_keda = stack.autoscaling.engine == "keda"
     rules = [] if use_keda else adapter_rules.rules(stack)
@@ -83,7 +84,7 @@ def render(stack: Stack, sources: list[DashboardSource]) -> Bundle:
         Artifact(SERVICEMONITOR_FILE, to_yaml(monitor)),
         Artifact(alerts.RULES_FILE, to_yaml(groups)),
         Artifact(alerts.PROMETHEUS_RULE_FILE, to_yaml(prometheus_rule)),
-        *alert_tests.render(stack),
+        *alert_tests.render(stack, groups, stack_alerts),
         *forecast_tests.render(stack, groups),
     ]
     if warm_objects:

@@ -407,11 +407,11 @@ def _exp_alert(alert: rules.Alert, labels: Labels, value: float, runbook_base: s
     }
 
 
-def test_file(stack: Stack, alert: rules.Alert) -> dict[str, Any]:
+def test_file(stack: Stack, alert: rules.Alert, groups: list[str]) -> dict[str, Any]:
+    """promtool's test file for one alert; `groups`: the rule groups' names, in evaluation order."""
     step = stack.scrape_seconds
     for_s = duration_seconds(alert.for_)
     ctx = Ctx(stack, step, total=LEAD + math.ceil(for_s / step) + 2)
-    groups = [g["name"] for g in rules.rule_groups(stack)["groups"]]
     tests = []
     for case in builders(stack)[alert.name](ctx):
         fire = (ctx.t0 if case.start_s < 0 else case.start_s) + for_s
@@ -435,7 +435,13 @@ def test_file(stack: Stack, alert: rules.Alert) -> dict[str, Any]:
     }
 
 
-def render(stack: Stack) -> list[Artifact]:
+def render(
+    stack: Stack, groups: dict[str, Any] | None = None, alerts: Sequence[rules.Alert] | None = None
+) -> list[Artifact]:
+    """One test file per alert. The bundle passes the rule groups and alerts it rendered (render once); alone
+    (tests), they are rendered here."""
+    names = [g["name"] for g in (groups if groups is not None else rules.rule_groups(stack))["groups"]]
     return [
-        Artifact(f"{rules.TESTS_DIR}/{a.name}.test.yaml", to_yaml(test_file(stack, a))) for a in rules.alerts(stack)
+        Artifact(f"{rules.TESTS_DIR}/{a.name}.test.yaml", to_yaml(test_file(stack, a, names)))
+        for a in (alerts if alerts is not None else rules.alerts(stack))
     ]

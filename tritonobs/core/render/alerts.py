@@ -16,6 +16,7 @@ every alert as label `ttft_slo_le`. The objective is a p95, so the error budget 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Literal
@@ -368,14 +369,15 @@ def alerts(stack: Stack) -> list[Alert]:
     return [*triton_alerts(stack), *autoscaling_alerts(stack), *gpu_alerts(stack)]
 
 
-def rule_groups(stack: Stack) -> dict[str, Any]:
-    """{"groups": [{"name": ..., "rules": [{"record"|"alert": ..., "expr": ...}, ...]}]}"""
+def rule_groups(stack: Stack, all_alerts: Sequence[Alert] | None = None) -> dict[str, Any]:
+    """{"groups": [{"name": ..., "rules": [{"record"|"alert": ..., "expr": ...}, ...]}]}; `all_alerts`: the
+    stack's alerts when the caller has them already (the bundle), else made here."""
     base = stack.alerts.runbook_base_url
     groups = [{"name": GROUP_SIGNALS, "rules": signal_records(stack)}]
     floor_group = forecast.rule_group(stack)  # the predictive floor's records (autoscaling.predictive)
     groups += [floor_group] if floor_group else []
     groups.append({"name": GROUP_SLO, "rules": slo_records(stack)})
-    all_alerts = alerts(stack)
+    all_alerts = alerts(stack) if all_alerts is None else all_alerts
     for group in ALERT_GROUPS:
         rules = [a.rule(base) for a in all_alerts if a.group == group]
         if rules:

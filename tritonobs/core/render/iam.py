@@ -5,6 +5,13 @@ keda; TriggerAuthentication podIdentity aws) and whoever runs `tritonobs verify/
 cluster (a CI Job's service account). Each gets a role with the four read actions AMP's query API checks, on
 this workspace only, and an IRSA trust policy: the EKS cluster's OIDC provider may issue web-identity tokens
 for exactly that service account (`sub`) and audience `sts.amazonaws.com` (`aud`).
+
+Not part of the spec's `Bundle` (core/render/__init__.py), on purpose: a policy names the AWS account id and the
+cluster's OIDC issuer, which the spec does not hold; `tritonobs iam` reads them at the edge (STS, EKS) or takes
+them as options, then calls these functions with them as plain parameters. Rendering them into the bundle would
+make `render`/`render --check` depend on AWS credentials and commit account ids to the repository. They stay
+pure (no I/O, the same parameters give the same documents) and use nothing of the bundle: no other artifact is
+rendered here, and no bundle artifact reads these.
 """
 
 from __future__ import annotations
