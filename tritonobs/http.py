@@ -62,6 +62,15 @@ def fetch(s: requests.Session, method: str, url: str, *, timeout: float | None =
     return r.status_code, r.content
 
 
+def probe(url: str, *, timeout: float) -> tuple[int, bytes]:
+    """One GET of a polled endpoint (lab replicas' readiness and metrics, `status`'s Triton endpoints): no retry,
+    and a session of its own, closed after the call. A session shared by threads probing many ports (replicas come and go on new
+    ports) has to evict connection pools, and urllib3-future, which grafana-client's niquests installs over
+    urllib3, can block there for good: a whole `verify --lab --compare` run hung on it."""
+    with session(url, retries=0) as s:
+        return fetch(s, "GET", url, timeout=timeout)
+
+
 def _reason(e: BaseException) -> str:
     """The socket's own words ("[Errno 111] Connection refused", "timed out"), not urllib3's wrappers."""
     seen: set[int] = set()

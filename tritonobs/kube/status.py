@@ -31,7 +31,7 @@ class Unreachable(ExternalError):
 def http_get(url: str) -> tuple[int, bytes]:
     """GET with a short timeout; HTTP error statuses are answers, connection failures are Unreachable."""
     try:
-        return http.fetch(http.session(url, retries=0), "GET", url, timeout=HTTP_TIMEOUT)
+        return http.probe(url, timeout=HTTP_TIMEOUT)
     except http.Unreachable as e:
         raise Unreachable(url, f"unreachable ({e.reason})") from None
 

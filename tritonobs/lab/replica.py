@@ -14,7 +14,6 @@ from tritonobs.lab import procs
 from tritonobs.lab.engine import LabEngine
 from tritonobs.lab.triton_process import TritonProcess
 
-_PROBE = http.session("http://127.0.0.1", retries=0)  # polled: no retry, never through a proxy
 _GAUGE_LINE = re.compile(r"^(?P<name>[^\s{]+)(\{[^}]*\})?\s+(?P<value>\S+)")
 
 
@@ -49,7 +48,7 @@ class Replica:
         """Requests the engine holds (running + waiting over all models), read from the replica's own
         /metrics; 0 when the replica no longer answers (nothing left to drain)."""
         try:
-            status, body = http.fetch(_PROBE, "GET", self.process.metrics_url, timeout=2)
+            status, body = http.probe(self.process.metrics_url, timeout=2)
         except http.Unreachable:
             return 0.0
         if status != 200:

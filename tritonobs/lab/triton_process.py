@@ -33,7 +33,6 @@ from tritonobs.core.errors import ExternalError, UsageError
 from tritonobs.lab.procs import LOOPBACK, SHM_DIR, TRITON_SHM_PREFIX, free_port, group_pids, spawn, stop_group
 
 # Readiness probes poll: no retry inside a probe (tritonobs.http's policy keeps them off any proxy).
-_PROBE = http.session("http://127.0.0.1", retries=0)
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,7 @@ class TritonProcess:
 
     def _ok(self, path: str, timeout: float = 2.0) -> bool:
         try:
-            status, _ = http.fetch(_PROBE, "GET", self.http_url + path, timeout=timeout)
+            status, _ = http.probe(self.http_url + path, timeout=timeout)
         except http.Unreachable:
             return False
         return status == 200
