@@ -134,17 +134,22 @@ def test_cancelled_request_is_aborted_in_the_engine(triton: TritonProcess) -> No
         client.start_stream(callback=lambda result, error: responses.put((result, error)))
         inputs = [grpcclient.InferInput("PROMPT", [1], "BYTES"), grpcclient.InferInput("STREAM", [1], "BOOL")]
         inputs[0].set_data_from_numpy(np.array([b"tell me a very long story"], dtype=np.object_))
-        inputs[1].set_data_from_numpy(np.array([True]))
+        # Asked whole (STREAM false): tritonserver 2.51 can crash when a gRPC stream is cancelled while
+        # responses are on their way (docs/facts.md); model.py checks for the cancellation at each step either way.
+        inputs[1].set_data_from_numpy(np.array([False]))
         inputs.append(grpcclient.InferInput("SAMPLING_PARAMETERS", [1], "BYTES"))
         inputs[2].set_data_from_numpy(np.array([b'{"max_tokens": 1000}'], dtype=np.object_))
         client.async_stream_infer("llama2", inputs, request_id="long")
-        for _ in range(3):  # it is streaming
-            result, error = responses.get(timeout=30)
-            assert error is None and result.as_numpy("TEXT") is not None
-        deadline = time.monotonic() + 10  # wait for a gauge refresh to show it in the batch
-        while value(scrape(triton.metrics_url), cat.VLLM_RUNNING.name, "llama2") != 1:
-            assert time.monotonic() < deadline, "the running gauge never showed the request"
+        deadline = time.monotonic() + 30  # generating, and a gauge refresh shows it in the batch
+        while True:
+            series = scrape(triton.metrics_url)
+            generating = value(series, cat.VLLM_GENERATION_TOKENS.name, "llama2") - value(
+                before, cat.VLLM_GENERATION_TOKENS.name, "llama2") >= 3
+            if generating and value(series, cat.VLLM_RUNNING.name, "llama2") == 1:
+                break
+            assert time.monotonic() < deadline, "the request never showed in the batch"
             time.sleep(0.1)
+        assert responses.empty()  # no answer yet: it is still generating
         assert value(scrape(triton.metrics_url), cat.VLLM_KV_CACHE.name, "llama2") > 0
         client.stop_stream(cancel_requests=True)
     finally:
