@@ -47,9 +47,14 @@ goldens: $(STAMP)
 	$(BIN)/tritonobs render
 	TRITONOBS_UPDATE_GOLDENS=1 $(BIN)/pytest -q tests/test_goldens.py
 
+# Unit tests on every core (pytest-xdist); the integration tests one at a time, since they time real
+# processes on a shared machine. pytest's exit 5 (nothing collected) fails either run.
+PYTEST_RUN = rc=0; $(BIN)/pytest -q $(1) || rc=$$?; [ $$rc -eq 5 ] && { echo "no tests collected: $(1)"; exit 1; }; [ $$rc -eq 0 ]
+
 test: deps vllm lint
 	$(BIN)/tritonobs render --check
-	$(BIN)/pytest -q tests; rc=$$?; [ $$rc -eq 5 ] && { echo "no tests collected"; exit 1; }; exit $$rc
+	$(call PYTEST_RUN,-n auto tests --ignore=tests/integration)
+	$(call PYTEST_RUN,tests/integration)
 
 lab: deps
 	$(BIN)/tritonobs lab run

@@ -13,10 +13,17 @@ import time
 
 import pytest
 
+from tritonobs.load import generator
 from tritonobs.load.generator import LoadGenerator, LoadPlan
 from tritonobs.load.profiles import Constant, Step
 from tritonobs.load.results import RunResult
 from tritonobs.load.schedule import poisson_arrivals
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests about where requests go: a dead target's failures then come back at once, not 2 s apart."""
+    monkeypatch.setattr(generator, "FAILURE_BACKOFF_MAX_S", 0.001)
 
 
 def _closed_url() -> str:
@@ -45,7 +52,7 @@ def test_open_loop_sends_exactly_the_seeded_schedule() -> None:
     assert all(list(s.by_target) == [result.records[0].url] for s in result.inflight)
 
 
-def test_requests_go_round_robin_over_urls_and_connections() -> None:
+def test_requests_go_round_robin_over_urls_and_connections(no_backoff: None) -> None:
     urls = [_closed_url(), _closed_url(), _closed_url()]
     plan = LoadPlan("closed", Constant(1.0), duration_s=30.0, max_requests=12, drain_s=5.0)
     gen = LoadGenerator(urls, "llama2", plan, connections_per_target=2)
@@ -106,7 +113,7 @@ def test_stop_ends_the_send_window_early() -> None:
     assert after_stop < 6.0  # at most the 5 s drain after stop()
 
 
-def test_set_targets_moves_new_requests() -> None:
+def test_set_targets_moves_new_requests(no_backoff: None) -> None:
     first, second = _closed_url(), _closed_url()
     plan = LoadPlan("closed", Constant(1.0), duration_s=30.0, max_requests=40, drain_s=5.0)
     gen = LoadGenerator([first], "llama2", plan)
