@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DASHBOARDS, EXAMPLE, REPO
+from tests.integration import ctrl_c_as_in_a_terminal
 from tritonobs.core import catalogue as c
 from tritonobs.core.dashboards_loader import load_dashboards
 from tritonobs.core.model import Stack, resolve
@@ -170,7 +171,8 @@ def test_sigint_to_lab_up_daemon_cleans_up(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "tritonobs", "lab", "up", "--spec", str(EXAMPLE), "--replicas", "1",
            "--run-dir", str(run_dir), "--model-repository", str(REPOSITORY)]
-    up = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    up = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+                        preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         assert up.returncode == 0, up.stderr
         state = daemon.read_state(run_dir)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLE, REPO
+from tests.integration import ctrl_c_as_in_a_terminal
 from tritonobs.cli import main
 from tritonobs.lab.procs import child_pids, cmdline, processes_mentioning
 
@@ -108,7 +109,8 @@ def test_a_killed_prometheus_is_named_and_ends_the_run(tmp_path: Path, capsys: p
 def test_ctrl_c_writes_an_interrupted_report_and_stops_everything(tmp_path: Path) -> None:
     lab_dir = tmp_path / "lab"
     cmd = [sys.executable, "-m", "tritonobs", *verify_args(tmp_path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 60
         # Wait until the load runs (a replica serves), then press Ctrl-C.
