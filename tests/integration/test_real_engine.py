@@ -172,7 +172,7 @@ def test_a_cancelled_stream_frees_its_slot(lab: Lab) -> None:
 
     The answers are asked for whole (STREAM false): tritonserver 2.51's gRPC frontend can crash (SIGSEGV)
     when a stream is cancelled while responses are on their way (server#7840, fixed in 2.53; docs/facts.md),
-    which token streaming makes near-certain. Asked whole, the only response is the one model.py sends when it
+    which token streaming makes likely. Asked whole, the only response is the one model.py sends when it
     sees the cancellation, the same check (`is_cancelled()` at each engine step) a streamed request takes."""
     long = {"max_tokens": CONTEXT - 100, "ignore_eos": True, "temperature": 0}
     clients = [grpcclient.InferenceServerClient(lab.targets[0].grpc_url) for _ in range(5)]
