@@ -22,6 +22,17 @@ EXAMPLE = REPO / "tritonobs.yaml"
 DASHBOARDS = REPO / "dashboards"
 
 
+def cli_exit_code(args: list[str]) -> int:
+    """Run `tritonobs ARGS` in this process; its exit code (0 when it returns without SystemExit)."""
+    from tritonobs.cli import main
+
+    try:
+        main(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
 def example_data() -> dict[str, Any]:
     return yaml.safe_load(EXAMPLE.read_text())
 

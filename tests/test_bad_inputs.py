@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.bad_input_cases import CASES, CLOSED_PORT, DASHBOARDS, REPO, Case
-from tritonobs.cli import main
+from tests.conftest import cli_exit_code
 
 TIMEOUT_S = 20  # a hang fails the case instead of blocking the suite
 MAX_SECONDS = 10  # the contract's bound for an in-process case
@@ -63,11 +63,7 @@ def _fill(text: str, tmp: Path, port: int) -> str:
 
 def _run_in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     capsys.readouterr()
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
+    code = cli_exit_code(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tritonobs.cli import main
+from tests.conftest import REPO, cli_exit_code
 from tritonobs.lab.procs import group_pids
 from tritonobs.lab.triton_process import TritonProcess
 from tritonobs.load.framing import PREFIX, parse_log
@@ -24,11 +23,7 @@ def test_a_load_pod_frames_its_records_on_stdout(tmp_path: Path, capsys: pytest.
         pid = process.pid
         args = ["verify", "--load-only", "--url", process.grpc_target, "--drive", "llama2", "--profile", "constant",
                 "--concurrency", "3", "--duration", "3s", "--max-tokens", "8", "--shard", "1/2", "--interval", "1"]
-        try:
-            main(args)
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
+        code = cli_exit_code(args)
     assert pid is not None and group_pids(pid) == []
     assert code == 0
     stdout = capsys.readouterr().out

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tritonobs.cli import main
+from tests.conftest import REPO, cli_exit_code
 from tritonobs.lab.procs import group_pids
 from tritonobs.lab.triton_process import TritonProcess
 from tritonobs.models.lab_repository import build_lab_repository
@@ -25,11 +24,7 @@ def test_two_processes_merge_into_one_run(tmp_path: Path) -> None:
         pid = process.pid
         args = ["load", "--url", process.grpc_target, "--model", "llama2", "--concurrency", "4",
                 "--duration", "3s", "--max-tokens", "8", "--processes", "2", "--out", str(out)]
-        try:
-            main(args)
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
+        code = cli_exit_code(args)
     assert pid is not None and group_pids(pid) == []
     assert code == 0
     doc = json.loads(out.read_text())

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, REPO
-from tritonobs.cli import main
+from tests.conftest import EXAMPLE, REPO, cli_exit_code
 from tritonobs.lab.procs import child_pids
 
 pytestmark = pytest.mark.integration
@@ -27,11 +26,7 @@ def tune(tmp_path: Path, batch: int) -> dict:  # type: ignore[type-arg]
     args = ["tune", "--lab", "--spec", str(spec), "--model-repository", str(REPO / "model_repository"),
             "--levels", "2,4,6,8,10,12,14", "--step", "4s", "--sim-max-num-seqs", str(batch), "--out", str(out),
             "--write"]
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
+    code = cli_exit_code(args)
     assert code == 0
     doc = json.loads((out / "tune.json").read_text())
     written = [line for line in spec.read_text().splitlines() if "waiting_requests:" in line]

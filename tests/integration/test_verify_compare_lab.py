@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, REPO
-from tritonobs.cli import main
+from tests.conftest import EXAMPLE, REPO, cli_exit_code
 from tritonobs.lab.procs import child_pids
 
 pytestmark = pytest.mark.integration
@@ -24,11 +23,7 @@ def test_ramp_compare_reactive_and_predictive(tmp_path: Path) -> None:
     before = set(child_pids(os.getpid()))
     args = ["verify", "--lab", "--spec", str(EXAMPLE), "--model-repository", str(REPO / "model_repository"),
             "--profile", "ramp", "--compare", "reactive,predictive", "--time-factor", "30", "--out", str(out)]
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
+    code = cli_exit_code(args)
     assert set(child_pids(os.getpid())) <= before
     assert code == 0
     doc = json.loads((out / "report.json").read_text())

@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLE, REPO
+from tests.conftest import EXAMPLE, REPO, cli_exit_code
 from tests.integration import ctrl_c_as_in_a_terminal
-from tritonobs.cli import main
 from tritonobs.lab.procs import child_pids, cmdline, processes_mentioning
 
 pytestmark = pytest.mark.integration
@@ -75,11 +74,7 @@ def run_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str], inject: Calla
     lab_dir = tmp_path / "lab"
     before = set(child_pids(os.getpid()))
     injector = inject(lab_dir)
-    try:
-        main(verify_args(tmp_path))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
+    code = cli_exit_code(verify_args(tmp_path))
     injector.join(timeout=5)
     assert processes_mentioning([str(lab_dir)]) == [], "lab processes survived the run"
     assert set(child_pids(os.getpid())) <= before and not lab_dir.exists()

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, REPO
-from tritonobs.cli import main
+from tests.conftest import EXAMPLE, REPO, cli_exit_code
 from tritonobs.lab.procs import child_pids, processes_mentioning
 
 pytestmark = pytest.mark.integration
@@ -29,11 +28,7 @@ def test_verify_lab_scales_up_and_back_down(tmp_path: Path) -> None:
         "--lab-dir", str(lab_dir), "--out", str(out), "--time-factor", "30",
         "--profile", "step", "--concurrency", "2:10:3s", "--duration", "25s",
     ]
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
+    code = cli_exit_code(args)
 
     # Nothing of the lab survives: no process mentions its run directory, no child is left, the dir is gone.
     assert processes_mentioning([str(lab_dir)]) == []

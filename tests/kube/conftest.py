@@ -14,7 +14,7 @@ import kmock
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, cli_exit_code
 from tests.kube.fake_apiserver import ApiServer, serving
 from tests.kube.shared_cluster import FOREIGN_RULE, helm_release, keda_crd, release_config
 from tritonobs.core.kinds import CUSTOM_METRICS_API_SERVICE
@@ -251,15 +251,10 @@ class Result:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     """Run `tritonobs ARGS` in-process; returns exit code and captured stdout/stderr."""
-    from tritonobs.cli import main
 
     def run(*args: str | Path) -> Result:
         capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
+        code = cli_exit_code([str(a) for a in args])
         captured = capsys.readouterr()
         sys.stdout.flush()
         return Result(code, captured.out, captured.err)
