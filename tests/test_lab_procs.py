@@ -3,6 +3,7 @@
 A daemon killed with SIGKILL (or by the OOM killer) leaves its lab behind: every lab child runs in its own
 session, so nothing reaps them. `daemon.stop` must still find them by the run directory their command line
 names, kill exactly the lab's programs, and remove the replicas' shared-memory files.
+A replica restarted in place reinstalls its backend while the killed server's stub may still be running.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tritonobs.lab import daemon, procs
+from tritonobs.lab.triton_process import install_file
 
 
 def _sleeper(program: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -100,3 +102,25 @@ def test_lab_down_after_a_dead_daemon_kills_its_leftovers(started: list[subproce
     finally:
         for path in (shm, other):
             path.unlink(missing_ok=True)
+
+
+def test_reinstalling_a_running_executable_leaves_the_running_copy_alone(
+        started: list[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    source = tmp_path / "new" / "stub"
+    source.parent.mkdir()
+    source.write_bytes(Path("/bin/sleep").read_bytes())
+    source.chmod(0o755)
+    target = tmp_path / "backends" / "stub"
+    target.parent.mkdir()
+    install_file(source, target)
+    running = subprocess.Popen([str(target), "60"])
+    started.append(running)
+    assert _until(lambda: os.path.realpath(f"/proc/{running.pid}/exe") == str(target))
+    with pytest.raises(OSError) as busy:  # what a plain copy over it does (ETXTBSY)
+        target.open("wb")
+    assert busy.value.errno == 26
+    source.write_bytes(source.read_bytes() + b"\0")  # a different build
+    install_file(source, target)
+    assert target.read_bytes() == source.read_bytes() and os.access(target, os.X_OK)
+    assert running.poll() is None
+    assert not list(target.parent.glob(".*partial"))

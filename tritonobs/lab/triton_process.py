@@ -78,6 +78,15 @@ class TritonInstall:
         return install
 
 
+def install_file(source: Path, target: Path) -> None:
+    """Copy beside `target`, then rename over it. A restarted replica reuses its folder, and a stub of the
+    killed server may still be exiting: writing into the running executable fails (ETXTBSY), while a
+    rename leaves the old process its own inode."""
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copy2(source, partial)
+    os.replace(partial, target)
+
+
 @functools.cache
 def python_libdir(python: Path) -> str | None:
     """The folder holding `python`'s own libpython, when it has one.
@@ -186,8 +195,8 @@ class TritonProcess:
         private.mkdir(parents=True, exist_ok=True)
         for item in install.python_backend.iterdir():
             if item.is_file():
-                shutil.copy2(item, private / item.name)
-        shutil.copy2(install.stub, private / install.stub.name)
+                install_file(item, private / item.name)
+        install_file(install.stub, private / install.stub.name)
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join([str(self._python.parent), env.get("PATH", "")])
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
