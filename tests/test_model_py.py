@@ -6,8 +6,11 @@ tests/integration (simulated engine and real vLLM)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
@@ -104,3 +107,53 @@ def test_typed_parameters_say_what_is_wrong(model: ModuleType) -> None:
     with pytest.raises(model.pb_utils.TritonModelException, match=r"parameter 'engine' is missing or empty"):
         model._parameter({}, "engine")
     assert model._number({"gpu_memory_utilization": "0.8"}, "gpu_memory_utilization", float) == 0.8
+
+
+def test_a_client_that_goes_away_while_its_request_waits_ends_it(model: ModuleType) -> None:
+    """A request waiting in the engine's queue gets no update: its client is asked every `every` s meanwhile.
+    On a yes the pending step is cancelled, so the engine's generator runs its `finally` (where the engines
+    abort the request) before ClientGone reaches model.py."""
+    log: list[str] = []
+    asked: list[float] = []
+
+    async def waiting_in_the_queue() -> AsyncIterator[str]:
+        try:
+            await asyncio.sleep(3600)
+            yield "never"
+        finally:
+            log.append("engine generator closed")
+
+    def cancelled() -> bool:
+        asked.append(time.monotonic())
+        return len(asked) == 3
+
+    async def serve() -> None:
+        started = time.monotonic()
+        with pytest.raises(model.ClientGone):
+            async for _ in model.updates_while_wanted(waiting_in_the_queue(), cancelled, every=0.05):
+                log.append("update")
+        log.append("client gone")
+        gaps = [b - a for a, b in zip([started, *asked], asked, strict=False)]
+        assert min(gaps) >= 0.04, gaps  # asked once per `every` (timer slack aside), not in a busy loop
+
+    asyncio.run(serve())
+    assert log == ["engine generator closed", "client gone"] and len(asked) == 3
+
+
+def test_updates_pass_through_in_order_and_the_client_is_not_asked_while_they_come(model: ModuleType) -> None:
+    asked: list[bool] = []
+
+    async def answering(fail: bool) -> AsyncIterator[int]:
+        for i in range(3):
+            await asyncio.sleep(0)
+            yield i
+        if fail:
+            raise ValueError("prompt too long")
+
+    async def collect(fail: bool) -> list[int]:
+        return [u async for u in model.updates_while_wanted(answering(fail), lambda: asked.append(True), every=5)]
+
+    assert asyncio.run(collect(False)) == [0, 1, 2]
+    with pytest.raises(ValueError, match="prompt too long"):  # the engine's errors reach model.py unchanged
+        asyncio.run(collect(True))
+    assert asked == []  # no pb_utils round trip while updates come sooner than `every`

@@ -25,7 +25,7 @@ from tritonobs.lab.triton_process import TritonProcess
 from tritonobs.models.lab_repository import build_lab_repository
 from tritonobs.models.serving.sim_engine import count_tokens, token_text
 
-from .triton_io import buckets, scrape, stream_requests, value
+from .triton_io import buckets, inputs, scrape, stream_requests, value
 
 pytestmark = pytest.mark.integration
 
@@ -179,3 +179,42 @@ def test_cancelled_request_is_aborted_in_the_engine(triton: TritonProcess) -> No
     )
     assert texts == {"0": "", "1": "".join(token_text("still there?", k) for k in range(3))}
     assert len(errors) == 1 and "prompt of 5000 tokens does not fit max_model_len 4096" in errors[0]
+
+
+def test_a_request_cancelled_while_it_waits_leaves_the_queue_at_once(triton: TritonProcess) -> None:
+    """A waiting request gets no engine update to notice its client at: model.py asks every 0.5 s meanwhile, so
+    a client that gives up leaves vllm:num_requests_waiting at once, while the batch keeps running."""
+    def gauges() -> tuple[float, float]:
+        series = scrape(triton.metrics_url)
+        return value(series, cat.VLLM_RUNNING.name, "llama2"), value(series, cat.VLLM_WAITING.name, "llama2")
+
+    def until(wanted: tuple[float, float], what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (seen := gauges()) != wanted:
+            assert time.monotonic() < deadline, f"{what}: running, waiting {seen}"
+            time.sleep(0.1)
+
+    events: list[list[str]] = [[], []]
+    clients = [grpcclient.InferenceServerClient(triton.grpc_target) for _ in range(2)]
+    try:
+        for i, client in enumerate(clients):  # 0: the batch's two requests; 1: one more, which waits
+            client.start_stream(callback=lambda result, error, i=i: events[i].append(str(error or result)))
+        for n in range(MAX_NUM_SEQS):  # asked whole: cancelling them is safe on 2.51 (docs/facts.md)
+            clients[0].async_stream_infer("llama2", inputs(f"story {n}", False, {"max_tokens": 4000}))
+        until((MAX_NUM_SEQS, 0), "the batch never filled")
+        clients[1].async_stream_infer("llama2", inputs("one more", False, {"max_tokens": 4000}))
+        until((MAX_NUM_SEQS, 1), "the third request did not wait")
+        clients[1].stop_stream(cancel_requests=True)
+        # Out of the queue while the batch still runs: its answers (4000 tokens) take ~100 s, and without the
+        # poll the request would wait for one of them to end. Expected within 1 s (a poll and a gauge refresh);
+        # the timeout leaves room for this machine kind's stalls.
+        until((MAX_NUM_SEQS, 0), "the cancelled request stayed in the queue", timeout=60)
+        clients[0].stop_stream(cancel_requests=True)
+        until((0, 0), "the cancelled batch still runs")
+    finally:  # on a failure too: an answer left running would hold close() until it ends
+        for client in clients:
+            client.stop_stream(cancel_requests=True)
+            client.close()
+    # No answer reached either client: each stream's only event is its own cancellation.
+    assert events == [["[StatusCode.CANCELLED] Locally cancelled by application!"]] * 2, events
+    assert triton.running()

@@ -146,7 +146,8 @@ def test_waiting_rises_under_load_and_returns_to_zero(lab: Lab) -> None:
         assert not queued.is_alive() and set(answers) == {str(i) for i in range(12)} and all(answers.values())
         # No long answer came back: the stream's only event is its own cancellation.
         assert holder_errors == ["[StatusCode.CANCELLED] Locally cancelled by application!"], holder_errors
-    finally:
+    finally:  # on a failure too: a 64k-token answer left running would hold close() for minutes
+        holders.stop_stream(cancel_requests=True)
         holders.close()
 
     after = wait_for(lab, lambda s: all(value(s, g.name, MODEL) == 0 for g in
@@ -184,17 +185,18 @@ def test_a_bad_sampling_key_is_invalid_arg_naming_it(lab: Lab) -> None:
 
 
 def test_a_cancelled_stream_frees_its_slot(lab: Lab) -> None:
-    """Four long answers fill the batch and a fifth waits; cancelling one lets the fifth in at once, and
-    cancelling the rest empties the engine.
+    """Four long answers fill the batch and two more wait. Cancelling the last one takes it out of the queue
+    while the batch runs on; cancelling a running one lets the fifth in at once; cancelling the rest empties
+    the engine.
 
     The answers are asked for whole (STREAM false): tritonserver 2.51's gRPC frontend can crash (SIGSEGV)
     when a stream is cancelled while responses are on their way (server#7840, fixed in 2.53; docs/facts.md),
     which token streaming makes likely. Asked whole, the only response is the one model.py sends when it
     sees the cancellation, the same check (`is_cancelled()` at each engine step) a streamed request takes."""
     long = {"max_tokens": CONTEXT - 100, "ignore_eos": True, "temperature": 0}
-    clients = [grpcclient.InferenceServerClient(lab.targets[0].grpc_url) for _ in range(5)]
-    errors: list[list[str]] = [[] for _ in range(5)]
-    answered = [0] * 5
+    clients = [grpcclient.InferenceServerClient(lab.targets[0].grpc_url) for _ in range(6)]
+    errors: list[list[str]] = [[] for _ in range(6)]
+    answered = [0] * 6
 
     def collect(i: int) -> Any:
         def callback(result: Any, error: Any) -> None:
@@ -211,20 +213,25 @@ def test_a_cancelled_stream_frees_its_slot(lab: Lab) -> None:
             if i == 3:
                 wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 4,
                          lambda: f"the batch never filled (errors {errors}, answers {answered})")
-        wait_for(lab, lambda s: value(s, cat.VLLM_WAITING.name, MODEL) == 1,
-                 lambda: f"the fifth request did not wait (errors {errors}, answers {answered})")
+        wait_for(lab, lambda s: value(s, cat.VLLM_WAITING.name, MODEL) == 2,
+                 lambda: f"the fifth and sixth requests did not wait (errors {errors}, answers {answered})")
+        # A waiting request gets no engine update: model.py asks for its client's cancellation every 0.5 s.
+        clients[5].stop_stream(cancel_requests=True)
+        wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 4
+                 and value(s, cat.VLLM_WAITING.name, MODEL) == 1, "the cancelled sixth request stayed in the queue")
         clients[0].stop_stream(cancel_requests=True)
         # The fifth request takes the freed slot: four run again and none waits, long before any answer ends.
         wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 4
                  and value(s, cat.VLLM_WAITING.name, MODEL) == 0, "the cancelled request kept its slot")
-        for client in clients[1:]:
+        for client in clients[1:5]:
             client.stop_stream(cancel_requests=True)
         wait_for(lab, lambda s: value(s, cat.VLLM_RUNNING.name, MODEL) == 0
                  and value(s, cat.VLLM_WAITING.name, MODEL) == 0
                  and value(s, cat.VLLM_KV_CACHE.name, MODEL) == 0, "cancelled requests still hold the engine")
-        assert answered == [0] * 5, answered  # every one was cancelled before its answer was complete
-    finally:
+        assert answered == [0] * 6, answered  # every one was cancelled before its answer was complete
+    finally:  # on a failure too: a 64k-token answer left running would hold close() for minutes
         for client in clients:
+            client.stop_stream(cancel_requests=True)
             client.close()
     server = lab.targets[0].process
     assert server.running(), f"tritonserver exited with code {server.exit_code()}"

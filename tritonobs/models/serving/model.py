@@ -41,6 +41,9 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 GAUGE_REFRESH_SECONDS = 0.5
+# A request waiting in the engine's queue gets no update to check its client at: ask this often meanwhile,
+# so a client that gave up leaves the queue (and vllm:num_requests_waiting) at once, not when scheduled.
+CANCEL_POLL_SECONDS = 0.5
 
 # vLLM's bucket bounds since 0.8.4 (vllm/v1/metrics/loggers.py; buckets.py from 0.30): TTFT up to 2560 s and
 # latency up to 7680 s, so a long queue still lands in a bucket below +Inf. Dashboards and alerts read
@@ -142,6 +145,31 @@ class Engine(Protocol):
 
     def stats(self) -> Any:
         """(running, waiting, kv_usage 0-1) now, or None when it cannot be read."""
+
+
+class ClientGone(Exception):
+    """The client cancelled its request while it waited for an engine update."""
+
+
+async def updates_while_wanted(updates: AsyncIterator[Any], cancelled: Any,
+                               every: float = CANCEL_POLL_SECONDS) -> AsyncIterator[Any]:
+    """The engine's updates, asking `cancelled()` every `every` s while none comes; ClientGone once it says
+    yes. The pending step is cancelled then: the engine's generator aborts the request in its `finally`."""
+    while True:
+        step = asyncio.ensure_future(updates.__anext__())
+        try:
+            while not (await asyncio.wait({step}, timeout=every))[0]:
+                if cancelled():
+                    raise ClientGone
+        finally:
+            if not step.done():
+                step.cancel()
+                await asyncio.wait({step})
+        try:
+            update = step.result()
+        except StopAsyncIteration:
+            return
+        yield update
 
 
 def _load_sibling(version_dir: Path, name: str) -> ModuleType:
@@ -539,8 +567,9 @@ class TritonPythonModel:
         last = arrival
         queued = False
         updates = self._engine.generate(prompt, sampling, request_id)
+        watched = updates_while_wanted(updates, sender.is_cancelled)
         try:
-            async for progress in updates:
+            async for progress in watched:
                 now = time.monotonic()
                 if not queued and progress.queue_seconds is not None:  # once the engine scheduled it
                     m.queue.observe(progress.queue_seconds)
@@ -569,6 +598,8 @@ class TritonPythonModel:
                 sender.send(_text_response(self._style.final(prompt, progress.texts)))
             m.e2e.observe(time.monotonic() - arrival)
             sender.send(flags=final)
+        except ClientGone:
+            sender.send(_error("request cancelled", "CANCELLED"), flags=final)
         except asyncio.CancelledError:
             sender.send(_error("model unloading", "UNAVAILABLE"), flags=final)
         except ValueError as e:  # vLLM validates the prompt when it is added (too long for max_model_len, ...)
@@ -577,6 +608,7 @@ class TritonPythonModel:
             pb_utils.Logger.log_error(f"request {request_id}: {type(e).__name__}: {e}")
             sender.send(_error(f"engine error: {type(e).__name__}: {e}"), flags=final)
         finally:
+            await watched.aclose()  # type: ignore[attr-defined]
             await updates.aclose()  # type: ignore[attr-defined]
 
     def _read_inputs(self, request: Any) -> tuple[str, bool, dict[str, Any]]:
