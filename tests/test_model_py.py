@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -109,10 +110,38 @@ def test_typed_parameters_say_what_is_wrong(model: ModuleType) -> None:
     assert model._number({"gpu_memory_utilization": "0.8"}, "gpu_memory_utilization", float) == 0.8
 
 
+def serve_with_watch(model: ModuleType, updates: AsyncIterator[Any], cancelled: Any, every: float,
+                     unload_after: float | None = None) -> tuple[str, bool, list[Any]]:
+    """model.py's serving loop in small: consume `updates` under a ClientWatch, as `_stream` does."""
+    seen: list[Any] = []
+
+    async def serve() -> tuple[str, bool]:
+        watch = model.ClientWatch(cancelled, every)
+        try:
+            async for update in updates:
+                watch.heard = time.monotonic()
+                seen.append(update)
+            return "answered", watch.gone
+        except asyncio.CancelledError:
+            return "cancelled", watch.gone
+        finally:
+            watch.close()
+
+    async def main() -> tuple[str, bool]:
+        task = asyncio.ensure_future(serve())
+        if unload_after is not None:
+            await asyncio.sleep(unload_after)
+            task.cancel()  # what model.py's shutdown does to the requests still serving
+        return await task
+
+    outcome, gone = asyncio.run(main())
+    return outcome, gone, seen
+
+
 def test_a_client_that_goes_away_while_its_request_waits_ends_it(model: ModuleType) -> None:
     """A request waiting in the engine's queue gets no update: its client is asked every `every` s meanwhile.
-    On a yes the pending step is cancelled, so the engine's generator runs its `finally` (where the engines
-    abort the request) before ClientGone reaches model.py."""
+    On a yes the serving task is cancelled, and the engine's generator runs its `finally` (where the engines
+    abort the request)."""
     log: list[str] = []
     asked: list[float] = []
 
@@ -127,33 +156,30 @@ def test_a_client_that_goes_away_while_its_request_waits_ends_it(model: ModuleTy
         asked.append(time.monotonic())
         return len(asked) == 3
 
-    async def serve() -> None:
-        started = time.monotonic()
-        with pytest.raises(model.ClientGone):
-            async for _ in model.updates_while_wanted(waiting_in_the_queue(), cancelled, every=0.05):
-                log.append("update")
-        log.append("client gone")
-        gaps = [b - a for a, b in zip([started, *asked], asked, strict=False)]
-        assert min(gaps) >= 0.04, gaps  # asked once per `every` (timer slack aside), not in a busy loop
-
-    asyncio.run(serve())
-    assert log == ["engine generator closed", "client gone"] and len(asked) == 3
+    started = time.monotonic()
+    assert serve_with_watch(model, waiting_in_the_queue(), cancelled, every=0.05) == ("cancelled", True, [])
+    assert log == ["engine generator closed"] and len(asked) == 3
+    gaps = [b - a for a, b in zip([started, *asked], asked, strict=False)]
+    assert min(gaps) >= 0.04, gaps  # asked once per `every` (timer slack aside), not in a busy loop
 
 
-def test_updates_pass_through_in_order_and_the_client_is_not_asked_while_they_come(model: ModuleType) -> None:
+def test_the_client_is_not_asked_while_updates_come(model: ModuleType) -> None:
     asked: list[bool] = []
 
-    async def answering(fail: bool) -> AsyncIterator[int]:
-        for i in range(3):
-            await asyncio.sleep(0)
+    async def answering() -> AsyncIterator[int]:
+        for i in range(30):
+            await asyncio.sleep(0.01)  # 0.3 s of updates, each sooner than `every`
             yield i
-        if fail:
-            raise ValueError("prompt too long")
 
-    async def collect(fail: bool) -> list[int]:
-        return [u async for u in model.updates_while_wanted(answering(fail), lambda: asked.append(True), every=5)]
+    outcome = serve_with_watch(model, answering(), lambda: asked.append(True) or True, every=0.1)
+    assert outcome == ("answered", False, list(range(30)))
+    assert asked == []  # no pb_utils round trip while the engine is talking
 
-    assert asyncio.run(collect(False)) == [0, 1, 2]
-    with pytest.raises(ValueError, match="prompt too long"):  # the engine's errors reach model.py unchanged
-        asyncio.run(collect(True))
-    assert asked == []  # no pb_utils round trip while updates come sooner than `every`
+
+def test_unloading_is_not_taken_for_a_client_that_went_away(model: ModuleType) -> None:
+    async def waiting_in_the_queue() -> AsyncIterator[str]:
+        await asyncio.sleep(3600)
+        yield "never"
+
+    assert serve_with_watch(model, waiting_in_the_queue(), lambda: False, every=0.02,
+                            unload_after=0.1) == ("cancelled", False, [])
