@@ -362,11 +362,11 @@ def test_spec_rejects_a_ttft_objective_beyond_the_buckets() -> None:
     assert "models[0].slo.ttft_p95_seconds" in str(err.value)
 
 
-def test_model_py_declares_the_buckets_the_catalogue_reads() -> None:
-    """Dashboards and SLO records match `le` against catalogue bounds: model.py must export exactly those."""
+def test_model_code_declares_the_buckets_the_catalogue_reads() -> None:
+    """Dashboards and SLO records match `le` against catalogue bounds: the model code must export exactly those."""
     import ast
 
-    tree = ast.parse((ROOT / "tritonobs/models/serving/model.py").read_text())
+    tree = ast.parse((ROOT / "tritonobs/models/serving/engine_metrics.py").read_text())
     declared = {
         t.id: tuple(ast.literal_eval(node.value))
         for node in tree.body

@@ -92,18 +92,21 @@ def test_sync_uploads_then_is_up_to_date(aws, cli, stack_dir, repo) -> None:
 
     first = sync(cli, stack_dir)
     assert first.code == 0, first.text
-    assert "4 to upload" in first.out and "synced" in first.out
-    # The version folder has its own model.py but no vllm_engine.py: that one comes from tritonobs.
-    assert "1 model-code file(s) not in" in first.out and "llama2/1/vllm_engine.py" in first.out
+    assert "6 to upload" in first.out and "synced" in first.out
+    # The version folder has its own model.py but not its siblings: those come from tritonobs.
+    siblings = ("engine_metrics.py", "engine_processes.py", "vllm_engine.py")
+    assert "3 model-code file(s) not in" in first.out
+    assert all(f"llama2/1/{name}" in first.out for name in siblings), first.out
     etags = remote_etags(s3)
-    engine = f"{PREFIX}/llama2/1/vllm_engine.py"
-    assert sorted(etags) == [f"{PREFIX}/llama2/1/model.py", engine, f"{PREFIX}/llama2/config.pbtxt",
-                             f"{PREFIX}/mistral7b/weights.bin"]
-    shipped = s3.get_object(Bucket=BUCKET, Key=engine)["Body"].read()
-    assert shipped == (REPO / "tritonobs" / "models" / "serving" / "vllm_engine.py").read_bytes()
+    shipped = {f"{PREFIX}/llama2/1/{name}": name for name in siblings}
+    assert sorted(etags) == sorted([f"{PREFIX}/llama2/1/model.py", *shipped, f"{PREFIX}/llama2/config.pbtxt",
+                                    f"{PREFIX}/mistral7b/weights.bin"])
+    for key, name in shipped.items():
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == (
+            REPO / "tritonobs" / "models" / "serving" / name).read_bytes()
     # What S3 computed for each object is what we computed locally (multipart included).
     ours = {f.key: f.etag for f in s3sync.scan(repo, PREFIX)}
-    assert ours == {k: v for k, v in etags.items() if k != engine}
+    assert ours == {k: v for k, v in etags.items() if k not in shipped}
     assert etags[f"{PREFIX}/mistral7b/weights.bin"].endswith("-2")
 
     again = sync(cli, stack_dir)

@@ -20,7 +20,7 @@ from tritonobs.core.inputs import read_text
 
 # The model code's one source is tritonobs/models/serving/. These files run inside Triton from each model's
 # version folder (the Python backend puts that folder on sys.path); the lab adds the simulation.
-SERVING_FILES = ("model.py", "vllm_engine.py")
+SERVING_FILES = ("model.py", "vllm_engine.py", "engine_metrics.py", "engine_processes.py")
 LAB_FILES = (*SERVING_FILES, "sim_engine.py")
 
 PARAMETER_READERS = ("_parameter", "_number", "_choice", "_flag")  # model.py's ways to read a parameter

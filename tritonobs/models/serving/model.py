@@ -2,12 +2,14 @@
 
 Why (DESIGN.md, "central fact"): Triton's per-model statistics of a decoupled model only cover execute(),
 which returns as soon as a request is handed to the engine. This model exports the engine's state through
-Triton custom metrics (pb_utils.MetricFamily), labelled model/version: gauges vllm:num_requests_running /
-_waiting / vllm:kv_cache_usage_perc, histograms of TTFT, time per output token, end-to-end latency and
-time in vLLM's queue (vllm:request_queue_time_seconds), and prompt/generation token counters.
+Triton custom metrics (pb_utils.MetricFamily, engine_metrics.py), labelled model/version: gauges
+vllm:num_requests_running / _waiting / vllm:kv_cache_usage_perc, histograms of TTFT, time per output token,
+end-to-end latency and time in vLLM's queue (vllm:request_queue_time_seconds), and prompt/generation token
+counters.
 
-One source: this file and vllm_engine.py live in tritonobs/models/serving/; model_repository/<model>/1/
-links to them, `tritonobs models sync` uploads them, the lab copies them (docs/model-code.md).
+One source: this file and its siblings (vllm_engine.py, engine_metrics.py, engine_processes.py) live in
+tritonobs/models/serving/; model_repository/<model>/1/ links to them, `tritonobs models sync` uploads them,
+the lab copies them (docs/model-code.md).
 Every setting is a config.pbtxt parameter read through `_parameter` (`tritonobs models validate` finds
 those calls to check the config covers them). The environment is read only for the Hugging Face token
 (the variable the `hf_token_env` parameter names) and to check the blueprint's Helm variables.
@@ -20,15 +22,11 @@ backend crashes when several threads send responses or update custom metrics at 
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.util
 import itertools
 import json
 import locale
-import math
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -45,16 +43,6 @@ GAUGE_REFRESH_SECONDS = 0.5
 # so a client that gave up leaves the queue (and vllm:num_requests_waiting) at once, not when scheduled.
 # A watcher per request (ClientWatch), not a check between updates: a task per update cost the lab ~15%.
 CANCEL_POLL_SECONDS = 0.5
-
-# vLLM's bucket bounds since 0.8.4 (vllm/v1/metrics/loggers.py; buckets.py from 0.30): TTFT up to 2560 s and
-# latency up to 7680 s, so a long queue still lands in a bucket below +Inf. Dashboards and alerts read
-# these bounds from tritonobs' metric catalogue, which a test keeps equal to these.
-TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
-TPOT_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
-                40.0, 80.0]
-REQUEST_LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
-                           120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0]
 
 # SAMPLING_PARAMETERS arrives as JSON whose numbers may be strings (the seed client sends
 # "temperature": "0.01"); vLLM's SamplingParams wants real types.
@@ -218,166 +206,6 @@ def check_blueprint_env(parameters: Mapping[str, str], environ: Mapping[str, str
     return notes
 
 
-class _EmulatedHistogram:
-    """A Prometheus histogram built from counters: <name>_bucket{le}, <name>_sum, <name>_count.
-
-    The Python backend gained MetricFamily.HISTOGRAM in 24.08 (python_backend PR #374); the seed's
-    24.06 image lacks it. The exposition is the same series PromQL sees from a native histogram."""
-
-    def __init__(self, name: str, description: str, labels: dict[str, str], buckets: list[float]) -> None:
-        counter = pb_utils.MetricFamily.COUNTER
-        self.families = [pb_utils.MetricFamily(name=f"{name}_{part}", description=description, kind=counter)
-                         for part in ("bucket", "sum", "count")]
-        bucket_family, sum_family, count_family = self.families
-        self._buckets = [(bound, bucket_family.Metric(labels={**labels, "le": _le(bound)}))
-                         for bound in [*buckets, math.inf]]
-        self._sum = sum_family.Metric(labels=labels)
-        self._count = count_family.Metric(labels=labels)
-
-    def observe(self, value: float) -> None:
-        for bound, metric in self._buckets:
-            if value <= bound:
-                metric.increment(1)
-        self._sum.increment(value)
-        self._count.increment(1)
-
-
-class _NativeHistogram:
-    def __init__(self, name: str, description: str, labels: dict[str, str], buckets: list[float]) -> None:
-        family = pb_utils.MetricFamily(name=name, description=description, kind=pb_utils.MetricFamily.HISTOGRAM)
-        self.families = [family]
-        self._metric = family.Metric(labels=labels, buckets=buckets)
-
-    def observe(self, value: float) -> None:
-        self._metric.observe(value)
-
-
-def _le(bound: float) -> str:
-    """A bucket bound as Triton's own histograms print it (prometheus-cpp: '0.5', '1', '+Inf')."""
-    return "+Inf" if math.isinf(bound) else f"{bound:g}"
-
-
-_GAUGES = (
-    ("vllm:num_requests_running", "Requests in the engine's running batch."),
-    ("vllm:num_requests_waiting", "Requests waiting in the engine's queue for a place in the batch."),
-    ("vllm:kv_cache_usage_perc", "KV-cache usage, 0-1 (1 = full)."),
-)
-
-
-class EngineMetrics:
-    """Every custom metric of one model instance. Families stay referenced here until close(): a family
-    Python frees while Triton still holds it makes later updates fail, and one freed after the stub's
-    channel is gone (interpreter exit) crashes the stub (docs/facts.md)."""
-
-    def __init__(self, labels: dict[str, str], histogram_mode: str) -> None:
-        native = hasattr(pb_utils.MetricFamily, "HISTOGRAM")
-        if histogram_mode == "native" and not native:
-            raise pb_utils.TritonModelException("histogram_mode native: this Triton has no MetricFamily.HISTOGRAM")
-        histogram = _NativeHistogram if native and histogram_mode != "emulated" else _EmulatedHistogram
-        self._labels = labels
-        gauge, counter = pb_utils.MetricFamily.GAUGE, pb_utils.MetricFamily.COUNTER
-        self._gauge_families = [pb_utils.MetricFamily(name=n, description=d, kind=gauge) for n, d in _GAUGES]
-        self._gauges: list[Any] | None = None  # created on the first readable state, deleted when unreadable
-        self._counter_families = [
-            pb_utils.MetricFamily(name="vllm:prompt_tokens_total", description="Prompt tokens prefilled.", kind=counter),
-            pb_utils.MetricFamily(name="vllm:generation_tokens_total", description="Tokens generated.", kind=counter),
-        ]
-        self.prompt_tokens: Any = self._counter_families[0].Metric(labels=labels)
-        self.generation_tokens: Any = self._counter_families[1].Metric(labels=labels)
-        self.ttft: Any = histogram("vllm:time_to_first_token_seconds", "Time to first token.", labels, TTFT_BUCKETS)
-        self.tpot: Any = histogram("vllm:time_per_output_token_seconds", "Time per output token.", labels, TPOT_BUCKETS)
-        self.e2e: Any = histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", labels,
-                             REQUEST_LATENCY_BUCKETS)
-        self.queue: Any = histogram("vllm:request_queue_time_seconds", "Time waited in the engine's queue.", labels,
-                               REQUEST_LATENCY_BUCKETS)
-
-    @property
-    def gauges_shown(self) -> bool:
-        return self._gauges is not None
-
-    def show_state(self, stats: Any) -> None:
-        """Set the gauges, or delete them when the state cannot be read: an absent series makes the HPA
-        show <unknown> and TritonScalingSignalAbsent fire; a 0 would quietly scale the pool down."""
-        if stats is None:
-            self._gauges = None  # deleting a Metric removes its series from /metrics
-            return
-        if self._gauges is None:
-            self._gauges = [family.Metric(labels=self._labels) for family in self._gauge_families]
-        for metric, value in zip(self._gauges, stats, strict=True):
-            metric.set(float(value))
-
-    def close(self) -> None:
-        """Delete every metric while the stub can still tell Triton (model unload), on the loop thread."""
-        self._gauges = None
-        for name in ("prompt_tokens", "generation_tokens", "ttft", "tpot", "e2e", "queue"):
-            setattr(self, name, None)
-        self._gauge_families = []
-        self._counter_families = []
-        gc.collect()
-
-
-# Runs as its own process: reads "pid starttime" lines, and when its stdin closes (the stub ended, cleanly
-# or by a crash) kills each listed process that is still the same process (start time checked).
-_WATCHDOG = r"""
-import os, signal, sys
-listed = [line.split() for line in sys.stdin if line.strip()]
-for pid, start in listed:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[19] == start:
-                os.kill(int(pid), signal.SIGKILL)
-    except (OSError, IndexError, ValueError):
-        pass
-"""
-
-
-def _descendants(root: int) -> list[tuple[int, str]]:
-    """(pid, start time) of every live descendant of `root`, from /proc."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        starts[int(entry)] = fields[19]
-    found, todo = [], list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found.append((pid, starts[pid]))
-        todo += children.get(pid, [])
-    return found
-
-
-class EngineWatchdog:
-    """Engine processes (vLLM's engine core, workers) must not outlive this stub, even when it crashes:
-    a leftover keeps its GPU memory and the next load fails. A small process outlives us to reap them."""
-
-    def __init__(self, pids: list[tuple[int, str]]) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        python = sys.executable if os.path.basename(sys.executable or "").startswith("python") else None
-        python = python or shutil.which("python3")
-        if not pids or python is None:
-            return
-        self._proc = subprocess.Popen([python, "-c", _WATCHDOG], stdin=subprocess.PIPE, close_fds=True)
-        assert self._proc.stdin is not None
-        self._proc.stdin.write("".join(f"{pid} {start}\n" for pid, start in pids).encode())
-        self._proc.stdin.flush()
-
-    def close(self, timeout: float = 10.0) -> None:
-        if self._proc is not None and self._proc.stdin is not None:
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-            self._proc = None
-
-
 def _text_response(texts: list[str]) -> Any:
     array = np.array([t.encode("utf-8") for t in texts], dtype=np.object_)
     return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("TEXT", array)])
@@ -424,13 +252,15 @@ class TritonPythonModel:
         self._style = ResponseStyle(parameters)
         histogram_mode = _choice(parameters, "histogram_mode", ("auto", "native", "emulated"))
         version_dir = Path(args["model_repository"]) / args["model_version"]
+        self._export = _load_sibling(version_dir, "engine_metrics")
+        self._processes = _load_sibling(version_dir, "engine_processes")
         self._engine = self._make_engine(parameters, args, version_dir)
         self._ids = itertools.count()
         self._serving: set[asyncio.Task[Any]] = set()  # touched on the loop thread only
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="engine-loop", daemon=True)
         self._thread.start()
-        self._watchdog = EngineWatchdog([])
+        self._watchdog = self._processes.EngineWatchdog([])
         labels = {"model": args["model_name"], "version": args["model_version"]}
         self._metrics = self._on_loop(self._start(labels, histogram_mode))
         self._gauges_logged: bool | None = None
@@ -488,15 +318,16 @@ class TritonPythonModel:
             self._stop_loop()
             raise
 
-    async def _start(self, labels: dict[str, str], histogram_mode: str) -> EngineMetrics:
-        metrics = EngineMetrics(labels, histogram_mode)
+    async def _start(self, labels: dict[str, str], histogram_mode: str) -> Any:
+        metrics = self._export.EngineMetrics(labels, histogram_mode)
+        processes = self._processes
         try:
             await self._engine.start()
         except BaseException:
             metrics.close()
-            EngineWatchdog(_descendants(os.getpid())).close()  # whatever the failed start left running
+            processes.EngineWatchdog(processes.descendants(os.getpid())).close()  # what the failed start left
             raise
-        self._watchdog = EngineWatchdog(_descendants(os.getpid()))
+        self._watchdog = processes.EngineWatchdog(processes.descendants(os.getpid()))
         return metrics
 
     def execute(self, requests: list[Any]) -> None:

@@ -1,0 +1,1 @@
+../../../tritonobs/models/serving/engine_metrics.py
