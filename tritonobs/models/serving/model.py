@@ -162,7 +162,8 @@ class ClientWatch:
 
 
 def _load_sibling(version_dir: Path, name: str) -> ModuleType:
-    """A module shipped beside model.py (vllm_engine.py, sim_engine.py in the lab)."""
+    """A module shipped beside model.py (vllm_engine.py, engine_metrics.py, engine_processes.py; sim_engine.py
+    in the lab)."""
     path = version_dir / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"tritonobs_{name}", path)
     if spec is None or spec.loader is None or not path.is_file():
