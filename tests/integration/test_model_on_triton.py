@@ -185,7 +185,7 @@ def test_a_request_cancelled_while_it_waits_leaves_the_queue_at_once(triton: Tri
     """A waiting request gets no engine update to notice its client at: model.py asks every 0.5 s meanwhile, so
     a client that gives up leaves vllm:num_requests_waiting at once, while the batch keeps running."""
     def gauges() -> tuple[float, float]:
-        series = scrape(triton.metrics_url)
+        series = scrape(triton.metrics_url, patience=60)
         return value(series, cat.VLLM_RUNNING.name, "llama2"), value(series, cat.VLLM_WAITING.name, "llama2")
 
     def until(wanted: tuple[float, float], what: str, timeout: float = 60) -> None:

@@ -24,6 +24,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from tritonobs.core import catalogue as cat
+from tritonobs.core.errors import ExternalError
 from tritonobs.core.model import resolve
 from tritonobs.core.signals import SIGNALS
 from tritonobs.core.spec_loader import load_spec
@@ -71,7 +72,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def metrics(lab: Lab) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     server = lab.targets[0].process
     assert server.running(), f"tritonserver exited with code {server.exit_code()}: {server.log_tail()}"
-    return scrape(server.metrics_url)
+    try:
+        return scrape(server.metrics_url, patience=60)
+    except OSError as e:  # say why when the server died during the scrapes
+        raise AssertionError(f"{e}; tritonserver exit code {server.exit_code()}: {server.log_tail()}") from e
 
 
 def wait_for(lab: Lab, check: Any, what: str | Callable[[], str], timeout: float = 120.0) -> dict[Any, float]:
@@ -133,12 +137,18 @@ def test_waiting_rises_under_load_and_returns_to_zero(lab: Lab) -> None:
 
         # The same truth reaches Prometheus, where the default signal's per-pod expression (what the adapter
         # rule and the recording rule evaluate) sees the queue.
-        prom = PrometheusClient(lab.prometheus_url)
+        prom = PrometheusClient(lab.prometheus_url, timeout=30)
         signal = SIGNALS["waiting_requests"].per_pod(lab.stack.signal_matchers(lab.stack.signals[0]), "4s", ["pod"])
         deadline = time.monotonic() + 120
-        while not ((seen := prom.query(signal)) and seen[0].value == 12) and time.monotonic() < deadline:
+        seen: list[Any] = []
+        failed: ExternalError | None = None
+        while not (seen and seen[0].value == 12) and time.monotonic() < deadline:
+            try:  # a query can time out in one of this machine's stalls: ask again until the deadline
+                seen, failed = prom.query(signal), None
+            except ExternalError as e:
+                failed = e
             time.sleep(1)
-        assert seen and seen[0].value == 12 and seen[0].labels["pod"] == lab.targets[0].pod, seen
+        assert seen and seen[0].value == 12 and seen[0].labels["pod"] == lab.targets[0].pod, (seen, failed)
 
         waited = time.monotonic() - all_waiting  # each of the twelve waited at least this long
         holders.stop_stream(cancel_requests=True)  # asked whole: safe to cancel on 2.51 (next test)

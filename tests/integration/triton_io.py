@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import queue
 import re
+import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -20,9 +22,19 @@ _LABEL = re.compile(r'(\w+)="([^"]*)"')
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def scrape(url: str) -> Series:
-    with _DIRECT.open(url, timeout=5) as response:
-        text = response.read().decode()
+def scrape(url: str, patience: float = 0.0) -> Series:
+    """The exposition at `url`. With `patience`, a scrape that fails (this machine kind stalls every process
+    for up to ~40 s at times, docs/model-code.md) is asked again until that many seconds have passed."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with _DIRECT.open(url, timeout=5) as response:
+                text = response.read().decode()
+            break
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
     out: Series = {}
     for line in text.splitlines():
         if m := _SAMPLE.match(line):
