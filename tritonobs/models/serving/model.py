@@ -30,7 +30,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -142,14 +142,14 @@ class ClientWatch:
     `async for` over the engine's updates raises CancelledError, and the engine's generator aborts the
     request. One wake-up per request per `every`, nothing per token: `heard` is set at each update."""
 
-    def __init__(self, cancelled: Any, every: float = CANCEL_POLL_SECONDS) -> None:
+    def __init__(self, cancelled: Callable[[], bool], every: float = CANCEL_POLL_SECONDS) -> None:
         self.gone = False
         self.heard = time.monotonic()
         task = asyncio.current_task()
         assert task is not None
         self._watch = asyncio.ensure_future(self._run(task, cancelled, every))
 
-    async def _run(self, task: asyncio.Task[Any], cancelled: Any, every: float) -> None:
+    async def _run(self, task: asyncio.Task[Any], cancelled: Callable[[], bool], every: float) -> None:
         while True:
             await asyncio.sleep(every)
             if time.monotonic() - self.heard >= every and cancelled():
